@@ -1,0 +1,5 @@
+import sys
+
+from evgen.cli import main
+
+sys.exit(main())
