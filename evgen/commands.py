@@ -3,11 +3,131 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
-__all__ = ["register_core_commands"]
+from evgen.errors import ConfigError, InputError
+
+__all__ = ["register_core_commands", "load_layout", "split_paths"]
+
+
+def split_paths(values: list[str]) -> list[Path]:
+    """Paths from arguments that may also hold comma-separated lists."""
+    return [Path(p) for v in values for p in v.split(",") if p]
+
+
+def load_layout(path: str | None):  # -> Layout | None
+    """Read a branch mapping (JSON file) for non-NanoAOD trees."""
+    if path is None:
+        return None
+    from evgen.io import Layout
+
+    file = Path(path)
+    if not file.exists():
+        raise InputError(f"{file}: branch-mapping file not found")
+    try:
+        mapping = json.loads(file.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{file}: not valid JSON ({exc})") from None
+    return Layout.from_mapping(mapping)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from evgen.summary import format_summary, sample_summary
+
+    summary = sample_summary(split_paths(args.files), tree=args.tree, layout=load_layout(args.branch_map))
+    if summary["events"] == 0:
+        raise InputError(f"{', '.join(args.files)}: tree {args.tree!r} holds no events")
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from evgen.io import read_events
+    from evgen.validation import validate
+
+    layout = load_layout(args.branch_map)
+    ref_paths, gen_paths = split_paths([args.reference]), split_paths([args.generated])
+    reference = read_events(ref_paths, tree=args.tree, layout=layout, entry_stop=args.max_events)
+    generated = read_events(gen_paths, tree=args.tree, layout=layout, entry_stop=args.max_events)
+    summary = validate(
+        reference,
+        generated,
+        args.output,
+        bins=args.bins,
+        plots=not args.no_plots,
+        reference_label=args.reference_label or ref_paths[0].stem,
+        generated_label=args.generated_label or gen_paths[0].stem,
+        formats=tuple(args.formats.split(",")),
+    )
+    worst = max(summary.results, key=lambda r: r.comparison.chi2_ndf)
+    print(f"validated {len(generated)} generated against {len(reference)} reference events")
+    print(f"worst χ²/ndf: {worst.comparison.chi2_ndf:.2f} ({worst.name}, {worst.multiplicity} jets)")
+    print(f"wrote {args.output}/summary.md" + ("" if args.no_plots else f" and validation_*j.png/pdf"))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from evgen.demo import run_demo
+
+    run_demo(args.output, quick=args.quick, seed=args.seed)
+    return 0
 
 
 def register_core_commands(
     subparsers: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]
 ) -> None:
-    """Add the core's commands (data info, validate, ...) to the parser."""
+    """Add the core's commands (data info, validate, demo) to the parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--tree", default="Events", help="TTree name (default: Events)")
+    common.add_argument(
+        "--branch-map",
+        metavar="JSON",
+        help="JSON branch mapping for non-NanoAOD trees, e.g. "
+        '{"Muon": {"pt": "mu_pt", ..., "mass": 0.1057}, "Jet": {...}, "weight": "w"}',
+    )
+
+    p = groups["data"].add_parser(
+        "info", parents=[common], help="events, jet multiplicities, kinematics and weights of a sample"
+    )
+    p.add_argument("files", nargs="+", help="ROOT files (read chunk by chunk)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=_cmd_info)
+
+    p = subparsers.add_parser(
+        "validate",
+        parents=[common],
+        help="compare generated events with a reference: plots per jet multiplicity, χ²/ndf summary",
+    )
+    p.add_argument("reference", help="reference ROOT file(s), comma-separated")
+    p.add_argument("generated", help="generated ROOT file(s), comma-separated")
+    p.add_argument("-o", "--output", required=True, help="output directory for figures and summary")
+    p.add_argument("--bins", type=_positive_int, default=40, help="bins per histogram (default 40)")
+    p.add_argument("--max-events", type=_positive_int, help="read at most this many events of each sample")
+    p.add_argument("--no-plots", action="store_true", help="write only the summary")
+    p.add_argument("--formats", default="png,pdf", help="figure formats, comma-separated (default png,pdf)")
+    p.add_argument("--reference-label", help="legend label of the reference")
+    p.add_argument("--generated-label", help="legend label of the generated sample")
+    p.set_defaults(func=_cmd_validate)
+
+    p = subparsers.add_parser(
+        "demo", help="the main job on the shipped sample: train a small generator, generate, validate"
+    )
+    p.add_argument("-o", "--output", default="demo-output", help="output directory (default demo-output)")
+    p.add_argument("--quick", action="store_true", help="a smaller, faster run (for tests)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.set_defaults(func=_cmd_demo)
+
+    from evgen.studies.matchev import add_matchev_command
+
+    add_matchev_command(groups)

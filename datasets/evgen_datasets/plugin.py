@@ -1,5 +1,23 @@
-"""Registers this package's components with evgen (entry point of group ``evgen``)."""
+"""Registers evgen's data sets (entry point ``datasets`` of group ``evgen``)."""
 
 from __future__ import annotations
 
-from evgen.hookspecs import hookimpl  # noqa: F401
+import argparse
+
+from evgen.hookspecs import hookimpl
+from evgen.interfaces import Dataset
+
+
+@hookimpl
+def evgen_register_datasets() -> list[Dataset]:
+    from evgen_datasets.shipped import SHIPPED_SAMPLE
+    from evgen_datasets.toys import TOYS
+
+    return [SHIPPED_SAMPLE, *TOYS]
+
+
+@hookimpl
+def evgen_register_commands(
+    subparsers: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]
+) -> None:
+    pass

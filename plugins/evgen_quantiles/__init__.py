@@ -1,1 +1,1 @@
-"""evgen plugin package `evgen_quantiles`."""
+"""evgen plugin package ``evgen_quantiles``: the ``quantile-mse`` metric and the ``two-gaussian-fit`` generator."""

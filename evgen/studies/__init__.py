@@ -1,0 +1,13 @@
+"""Statistical studies: orchestrations of generators and metrics that add no model code.
+
+* :mod:`evgen.studies.matchev`: the "perfect GAN" Gaussian toy of Matchev et al.,
+  Appendix A (``evgen study matchev``);
+* :mod:`evgen.studies.ganplify`: amplification of the toy GAN (``evgen study ganplify``);
+* :mod:`evgen.studies.reporting`: JSON + Markdown reports and PNG + PDF figures.
+
+Sub-modules are imported where used, so importing this package stays light.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []
