@@ -73,10 +73,13 @@ def test_cli_lists_every_plugin_with_kind_and_description():
 
 def test_third_party_plugin_shows_up_next_to_builtins(tmp_path):
     """Install the example distribution into a separate directory and find it via entry points."""
+    import shutil
+
     target = tmp_path / "site"
+    source = shutil.copytree(EXAMPLE, tmp_path / "src", ignore=shutil.ignore_patterns("build", "*.egg-info"))
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(EXAMPLE)],
+         "--target", str(target), str(source)],
         capture_output=True, text=True, timeout=300,
     )
     assert install.returncode == 0, install.stderr
