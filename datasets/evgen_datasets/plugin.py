@@ -20,4 +20,6 @@ def evgen_register_datasets() -> list[Dataset]:
 def evgen_register_commands(
     subparsers: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]
 ) -> None:
-    pass
+    from evgen_datasets.zjets_cli import add_zjets_command
+
+    add_zjets_command(groups)

@@ -1,0 +1,27 @@
+"""Documentation stays in step with the code: every hook is documented."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+from evgen import hookspecs
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_every_hook_is_documented():
+    text = (DOCS / "plugins.md").read_text()
+    hooks = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("evgen_")]
+    assert hooks
+    for name in hooks:
+        assert f"### {name}" in text, f"hook {name} is not documented in docs/plugins.md"
+        assert inspect.getdoc(getattr(hookspecs, name)), f"hook {name} has no docstring"
+
+
+def test_readme_starts_with_the_two_commands():
+    readme = (DOCS.parent / "README.md").read_text().splitlines()
+    block = readme[readme.index("```bash") + 1 : readme.index("```bash") + 3]
+    assert block[0].startswith("bash scripts/quickstart.sh") and block[1].startswith("bash scripts/test.sh")
+    ci = (DOCS.parent / ".ci" / "run").read_text()
+    assert "bash scripts/test.sh" in ci
