@@ -29,7 +29,7 @@ from evgen.io import read_events, write_events
 
 BRANCHES = [
     "nMuon", "Muon_pt", "Muon_eta", "Muon_phi", "Muon_mass", "Muon_charge",
-    "nJet", "Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "genWeight",
+    "nJet", "Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "genWeight", "run", "luminosityBlock", "event",
 ]
 
 
@@ -64,22 +64,34 @@ def plain_write(arrays: ak.Array, path: Path) -> None:
     muon = ak.zip({f: arrays[f"Muon_{f}"] for f in ("pt", "eta", "phi", "mass", "charge")})
     jet = ak.zip({f: arrays[f"Jet_{f}"] for f in ("pt", "eta", "phi", "mass")})
     with uproot.recreate(path) as f:
-        f.mktree("Events", {"Muon": muon.type.content, "Jet": jet.type.content, "genWeight": np.float64})
-        f["Events"].extend({"Muon": muon, "Jet": jet, "genWeight": ak.to_numpy(arrays["genWeight"])})
+        ids = {b: ak.to_numpy(arrays[b]) for b in ("run", "luminosityBlock", "event")}
+        f.mktree("Events", {"Muon": muon.type.content, "Jet": jet.type.content, "genWeight": np.float64,
+                            **{b: v.dtype for b, v in ids.items()}})
+        for start in range(0, len(arrays), 100_000):  # the same basket size as evgen's writer
+            chunk = slice(start, start + 100_000)
+            f["Events"].extend({"Muon": muon[chunk], "Jet": jet[chunk],
+                                "genWeight": ak.to_numpy(arrays["genWeight"][chunk]),
+                                **{b: v[chunk] for b, v in ids.items()}})
 
 
 MEMORY_CHILD = """
-import resource, sys
+import sys
 from evgen.io import iterate_events, read_events
+
+def hwm():  # VmHWM resets at exec, unlike ru_maxrss which a child inherits
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+
 path, mode, step = sys.argv[1], sys.argv[2], int(sys.argv[3])
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = hwm()
 n = 0
 if mode == "iterate":
     for chunk in iterate_events(path, step_size=step):
         n += len(chunk)
 else:
     n = len(read_events(path))
-print(n, base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(n, base, hwm())
 """
 
 

@@ -32,6 +32,9 @@ from evgen.events import event_weights
 __all__ = ["EventWriter", "write_events", "METADATA_KEY", "WEIGHT_BRANCH"]
 
 METADATA_KEY = "evgen_metadata"
+#: Events per TBasket. Readers decompress whole baskets, so this bounds the memory
+#: of chunked reading (a single 1M-event basket would make ``iterate_events`` load it all).
+BASKET_EVENTS = 100_000
 WEIGHT_BRANCH = "genWeight"
 _FLOAT_FIELDS = ("pt", "eta", "phi", "mass")
 
@@ -130,9 +133,13 @@ class EventWriter:
         return data
 
     def extend(self, events: ak.Array) -> None:
-        """Append a chunk of events."""
+        """Append a chunk of events (split into baskets of at most ``BASKET_EVENTS``)."""
         if self._file is None:
             raise RuntimeError("EventWriter is not open; use it as a context manager")
+        for start in range(0, len(events), BASKET_EVENTS):
+            self._extend_basket(events[start : start + BASKET_EVENTS])
+
+    def _extend_basket(self, events: ak.Array) -> None:
         if len(events) == 0:
             return
         data = self._branches(events)
@@ -183,7 +190,7 @@ def write_events(
     events: ak.Array,
     metadata: Mapping[str, Any] | None = None,
     tree: str = "Events",
-    chunk_size: int = 1_000_000,
+    chunk_size: int = BASKET_EVENTS,
 ) -> Path:
     """Write ``events`` to ``path`` atomically; returns the path."""
     with EventWriter(path, metadata=metadata, tree=tree) as writer:
