@@ -1,0 +1,1 @@
+"""evgen plugin package `evgen_discflow`."""
