@@ -25,3 +25,14 @@ def test_readme_starts_with_the_two_commands():
     assert block[0].startswith("bash scripts/quickstart.sh") and block[1].startswith("bash scripts/test.sh")
     ci = (DOCS.parent / ".ci" / "run").read_text()
     assert "bash scripts/test.sh" in ci
+
+
+def test_readme_tour_runs(tmp_path, monkeypatch):
+    readme = (DOCS.parent / "README.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in readme.split("```python\n")[1:]]
+    assert blocks
+    monkeypatch.chdir(tmp_path)
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+    assert (tmp_path / "m_mumu.png").stat().st_size > 5000
+    assert (tmp_path / "tour-validation" / "summary.md").exists()
