@@ -28,8 +28,21 @@ import uproot
 from evgen.io import read_events, write_events
 
 BRANCHES = [
-    "nMuon", "Muon_pt", "Muon_eta", "Muon_phi", "Muon_mass", "Muon_charge",
-    "nJet", "Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "genWeight", "run", "luminosityBlock", "event",
+    "nMuon",
+    "Muon_pt",
+    "Muon_eta",
+    "Muon_phi",
+    "Muon_mass",
+    "Muon_charge",
+    "nJet",
+    "Jet_pt",
+    "Jet_eta",
+    "Jet_phi",
+    "Jet_mass",
+    "genWeight",
+    "run",
+    "luminosityBlock",
+    "event",
 ]
 
 
@@ -65,13 +78,25 @@ def plain_write(arrays: ak.Array, path: Path) -> None:
     jet = ak.zip({f: arrays[f"Jet_{f}"] for f in ("pt", "eta", "phi", "mass")})
     with uproot.recreate(path) as f:
         ids = {b: ak.to_numpy(arrays[b]) for b in ("run", "luminosityBlock", "event")}
-        f.mktree("Events", {"Muon": muon.type.content, "Jet": jet.type.content, "genWeight": np.float64,
-                            **{b: v.dtype for b, v in ids.items()}})
+        f.mktree(
+            "Events",
+            {
+                "Muon": muon.type.content,
+                "Jet": jet.type.content,
+                "genWeight": np.float64,
+                **{b: v.dtype for b, v in ids.items()},
+            },
+        )
         for start in range(0, len(arrays), 100_000):  # the same basket size as evgen's writer
             chunk = slice(start, start + 100_000)
-            f["Events"].extend({"Muon": muon[chunk], "Jet": jet[chunk],
-                                "genWeight": ak.to_numpy(arrays["genWeight"][chunk]),
-                                **{b: v[chunk] for b, v in ids.items()}})
+            f["Events"].extend(
+                {
+                    "Muon": muon[chunk],
+                    "Jet": jet[chunk],
+                    "genWeight": ak.to_numpy(arrays["genWeight"][chunk]),
+                    **{b: v[chunk] for b, v in ids.items()},
+                }
+            )
 
 
 MEMORY_CHILD = """
@@ -96,16 +121,24 @@ print(n, base, hwm())
 
 
 def peak_memory(path: Path, mode: str, step: int) -> tuple[int, float]:
-    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(path), mode, str(step)],
-                         capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY_CHILD, str(path), mode, str(step)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     n, base, peak = int(out[0]), int(out[1]), int(out[2])
     return n, (peak - base) / 1024  # MiB above the interpreter's own footprint
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--input", nargs="*", default=[], help="source files to resample (default: shipped sample)")
+    parser.add_argument(
+        "--input", nargs="*", default=[], help="source files to resample (default: shipped sample)"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
@@ -134,17 +167,25 @@ def main() -> None:
         step = max(n // 10, 1)
         n_iter, mem_iter = peak_memory(src, "iterate", step)
         n_full, mem_full = peak_memory(src, "full", step)
-        print(f"\nmemory: iterate in chunks of {step} events: peak +{mem_iter:.0f} MiB; "
-              f"read whole file: peak +{mem_full:.0f} MiB; ratio {mem_iter / mem_full:.2f} (chunk/file = 0.10)")
+        print(
+            f"\nmemory: iterate in chunks of {step} events: peak +{mem_iter:.0f} MiB; "
+            f"read whole file: peak +{mem_full:.0f} MiB; ratio {mem_iter / mem_full:.2f} (chunk/file = 0.10)"
+        )
         assert n_iter == n_full == n
 
         if args.json:
-            Path(args.json).write_text(json.dumps({
-                "events": n, "file_mib": size_mb,
-                "read_events_per_s": {"plain": rows["read"][0], "evgen": rows["read"][1]},
-                "write_events_per_s": {"plain": rows["write"][0], "evgen": rows["write"][1]},
-                "memory_mib": {"iterate": mem_iter, "full": mem_full, "chunk_events": step},
-            }, indent=2))
+            Path(args.json).write_text(
+                json.dumps(
+                    {
+                        "events": n,
+                        "file_mib": size_mb,
+                        "read_events_per_s": {"plain": rows["read"][0], "evgen": rows["read"][1]},
+                        "write_events_per_s": {"plain": rows["write"][0], "evgen": rows["write"][1]},
+                        "memory_mib": {"iterate": mem_iter, "full": mem_full, "chunk_events": step},
+                    },
+                    indent=2,
+                )
+            )
 
 
 if __name__ == "__main__":

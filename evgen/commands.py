@@ -73,7 +73,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     worst = max(summary.results, key=lambda r: r.comparison.chi2_ndf)
     print(f"validated {len(generated)} generated against {len(reference)} reference events")
     print(f"worst χ²/ndf: {worst.comparison.chi2_ndf:.2f} ({worst.name}, {worst.multiplicity} jets)")
-    print(f"wrote {args.output}/summary.md" + ("" if args.no_plots else f" and validation_*j.png/pdf"))
+    print(f"wrote {args.output}/summary.md" + ("" if args.no_plots else " and validation_*j.png/pdf"))
     return 0
 
 

@@ -20,7 +20,9 @@ from evgen import plugins
 __all__ = ["run_demo"]
 
 
-def run_demo(output_dir: str | os.PathLike[str] = "demo-output", quick: bool = False, seed: int = 1) -> dict[str, Any]:
+def run_demo(
+    output_dir: str | os.PathLike[str] = "demo-output", quick: bool = False, seed: int = 1
+) -> dict[str, Any]:
     """Run the main job; returns what it measured and writes it under ``output_dir``."""
     from evgen.io import write_events
     from evgen.summary import format_summary, sample_summary
@@ -48,7 +50,11 @@ def run_demo(output_dir: str | os.PathLike[str] = "demo-output", quick: bool = F
         generated_label="shipped sample, odd events",
     )
     chi2 = [r.comparison.chi2_ndf for r in result.results]
-    report = {"events": len(events), "median_chi2_ndf": float(sorted(chi2)[len(chi2) // 2]), "output": str(out)}
+    report = {
+        "events": len(events),
+        "median_chi2_ndf": float(sorted(chi2)[len(chi2) // 2]),
+        "output": str(out),
+    }
     print(f"\nvalidation of one half against the other: median χ²/ndf {report['median_chi2_ndf']:.2f}")
     print(f"figures and summary in {out / 'validation'}")
     return report

@@ -55,7 +55,11 @@ class HistComparison:
 
     def bulk_reference_error(self, min_fraction: float = 0.01) -> float:
         """Median statistical error [%] of the reference in the same bulk bins."""
-        return float(np.nanmedian(self.reference_error_percent[self._bulk(min_fraction)])) if self.ndf else float("nan")
+        return (
+            float(np.nanmedian(self.reference_error_percent[self._bulk(min_fraction)]))
+            if self.ndf
+            else float("nan")
+        )
 
     def _bulk(self, min_fraction: float) -> np.ndarray:
         ref = 100.0 / np.where(self.reference_error_percent > 0, self.reference_error_percent, np.inf)

@@ -55,13 +55,19 @@ def comparison_panel(
     g, gv = result.generated.values(), result.generated.variances()
     width = np.diff(edges)
     rs, gs = max(r.sum(), 1e-300), max(g.sum(), 1e-300)
-    mplhep.histplot(r / rs / width, edges, yerr=np.sqrt(rv) / rs / width, ax=ax, label=reference_label, color="black")
-    mplhep.histplot(g / gs / width, edges, yerr=np.sqrt(gv) / gs / width, ax=ax, label=generated_label, color="C1")
+    mplhep.histplot(
+        r / rs / width, edges, yerr=np.sqrt(rv) / rs / width, ax=ax, label=reference_label, color="black"
+    )
+    mplhep.histplot(
+        g / gs / width, edges, yerr=np.sqrt(gv) / gs / width, ax=ax, label=generated_label, color="C1"
+    )
     if log or spec.log:
         ax.set_yscale("log")
     ax.set_ylabel("normalised", fontsize=9)
     c = result.comparison
-    ax.text(0.97, 0.95, f"χ²/ndf = {c.chi2_ndf:.2f}", transform=ax.transAxes, ha="right", va="top", fontsize=8)
+    ax.text(
+        0.97, 0.95, f"χ²/ndf = {c.chi2_ndf:.2f}", transform=ax.transAxes, ha="right", va="top", fontsize=8
+    )
     ax.tick_params(labelbottom=False, labelsize=8)
     centers = 0.5 * (edges[1:] + edges[:-1])
     ax_delta.fill_between(

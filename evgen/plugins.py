@@ -106,9 +106,7 @@ def _collect(hook_name: str) -> dict[str, tuple[Any, str]]:
         for item in impl.function() or ():
             name = item.name
             if name in found:
-                raise RuntimeError(
-                    f"two plugins register {name!r}: {found[name][1]} and {impl.plugin_name}"
-                )
+                raise RuntimeError(f"two plugins register {name!r}: {found[name][1]} and {impl.plugin_name}")
             found[name] = (item, impl.plugin_name)
     return found
 

@@ -34,7 +34,13 @@ def _finish(acc: dict[str, float]) -> dict[str, float]:
     if n == 0:
         return {"n": 0}
     mean = acc["sum"] / n
-    return {"n": int(n), "mean": mean, "std": float(np.sqrt(max(acc["sum2"] / n - mean**2, 0.0))), "min": acc["min"], "max": acc["max"]}
+    return {
+        "n": int(n),
+        "mean": mean,
+        "std": float(np.sqrt(max(acc["sum2"] / n - mean**2, 0.0))),
+        "min": acc["min"],
+        "max": acc["max"],
+    }
 
 
 def sample_summary(
@@ -80,7 +86,11 @@ def sample_summary(
     return {
         "events": n_events,
         "jet_multiplicity": {
-            str(n): {"events": counts[n], "fraction": counts[n] / n_events, "weighted_fraction": wsum[n] / total_w if total_w else float("nan")}
+            str(n): {
+                "events": counts[n],
+                "fraction": counts[n] / n_events,
+                "weighted_fraction": wsum[n] / total_w if total_w else float("nan"),
+            }
             for n in sorted(counts)
         },
         "weights": {
@@ -103,7 +113,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary["jet_multiplicity"]:
         lines.append("jet multiplicity:")
         for n, d in summary["jet_multiplicity"].items():
-            lines.append(f"  {n} jets: {d['events']:>10d}  ({100 * d['fraction']:.2f} %, weighted {100 * d['weighted_fraction']:.2f} %)")
+            lines.append(
+                f"  {n} jets: {d['events']:>10d}  ({100 * d['fraction']:.2f} %, weighted {100 * d['weighted_fraction']:.2f} %)"
+            )
     w = summary["weights"]
     lines.append(
         f"weights: sum {w['sum']:.6g}, mean {w['mean']:.4g}, min {w['min']:.4g}, max {w['max']:.4g}, "
@@ -111,7 +123,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     )
     lines.append("kinematics (mean ± std [min, max]):")
     for key, k in summary["kinematics"].items():
-        lines.append(f"  {key:<16s} {k['mean']:10.4g} ± {k['std']:<10.4g} [{k['min']:.4g}, {k['max']:.4g}]  n={k['n']}")
+        lines.append(
+            f"  {key:<16s} {k['mean']:10.4g} ± {k['std']:<10.4g} [{k['min']:.4g}, {k['max']:.4g}]  n={k['n']}"
+        )
     if summary["metadata"]:
         lines.append("provenance:")
         for key, value in summary["metadata"].items():

@@ -63,9 +63,7 @@ class ValidationSummary:
         return {
             "reference": self.reference_label,
             "generated": self.generated_label,
-            "multiplicity_fractions": {
-                k: {str(n): v for n, v in d.items()} for k, d in self.counts.items()
-            },
+            "multiplicity_fractions": {k: {str(n): v for n, v in d.items()} for k, d in self.counts.items()},
             "observables": self.table(),
         }
 
@@ -126,7 +124,9 @@ def compare_observables(
         edges = binning(values, bins, spec.range)
         h_ref = weighted_histogram(values, rw, edges)
         h_gen = weighted_histogram(gen_obs[name], gw, edges)
-        out.append(ObservableResult(name, multiplicity, edges, h_ref, h_gen, compare_histograms(h_ref, h_gen)))
+        out.append(
+            ObservableResult(name, multiplicity, edges, h_ref, h_gen, compare_histograms(h_ref, h_gen))
+        )
     return out
 
 

@@ -12,7 +12,9 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 def test_every_hook_is_documented():
     text = (DOCS / "plugins.md").read_text()
-    hooks = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("evgen_")]
+    hooks = [
+        name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("evgen_")
+    ]
     assert hooks
     for name in hooks:
         assert f"### {name}" in text, f"hook {name} is not documented in docs/plugins.md"

@@ -23,7 +23,9 @@ def test_chi2_ndf_of_independent_samples_is_about_one():
     for _ in range(200):
         a, b = rng.normal(size=2000), rng.normal(size=5000)
         wa = rng.uniform(0.5, 1.5, a.size)  # weighted reference: variances must use Σw²
-        values.append(compare_histograms(weighted_histogram(a, wa, edges), weighted_histogram(b, None, edges)).chi2_ndf)
+        values.append(
+            compare_histograms(weighted_histogram(a, wa, edges), weighted_histogram(b, None, edges)).chi2_ndf
+        )
     assert abs(np.mean(values) - 1.0) < 0.05
 
 

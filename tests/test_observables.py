@@ -45,9 +45,18 @@ def test_jet_pair_separations_wrap_phi():
 def test_sum_pt_of_back_to_back_is_zero():
     from evgen.events import collider_events
 
-    muons = {"pt": ak.Array([[40.0, 10.0]]), "eta": ak.Array([[0.3, -1.0]]), "phi": ak.Array([[0.0, np.pi]]),
-             "mass": ak.Array([[0.1, 0.1]])}
-    jets = {"pt": ak.Array([[30.0]]), "eta": ak.Array([[2.0]]), "phi": ak.Array([[np.pi]]), "mass": ak.Array([[5.0]])}
+    muons = {
+        "pt": ak.Array([[40.0, 10.0]]),
+        "eta": ak.Array([[0.3, -1.0]]),
+        "phi": ak.Array([[0.0, np.pi]]),
+        "mass": ak.Array([[0.1, 0.1]]),
+    }
+    jets = {
+        "pt": ak.Array([[30.0]]),
+        "eta": ak.Array([[2.0]]),
+        "phi": ak.Array([[np.pi]]),
+        "mass": ak.Array([[5.0]]),
+    }
     assert sum_pt(collider_events({"Muon": muons, "Jet": jets}))[0] == pytest.approx(0.0, abs=1e-9)
 
 

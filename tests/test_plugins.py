@@ -78,9 +78,21 @@ def test_third_party_plugin_shows_up_next_to_builtins(tmp_path):
     target = tmp_path / "site"
     source = shutil.copytree(EXAMPLE, tmp_path / "src", ignore=shutil.ignore_patterns("build", "*.egg-info"))
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(source)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert install.returncode == 0, install.stderr
     env = {"PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
@@ -95,6 +107,7 @@ def test_third_party_plugin_shows_up_next_to_builtins(tmp_path):
         "m = plugins.get_metric('mean-difference')().compare(toy_events(np.full((10, 1), 3.0)), g.sample(4000, seed=1));"
         "print(abs(m['difference'].value) < 4 * m['difference'].error + 0.2)"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, **env}, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}, timeout=300
+    )
     assert run.stdout.strip() == "True", run.stderr

@@ -75,7 +75,9 @@ def read_metadata(path: PathLike) -> dict[str, Any]:
     return json.loads(str(file[METADATA_KEY]))
 
 
-def _required_branches(ttree: Any, layout: Layout, path: Path) -> tuple[dict[str, dict[str, str]], str | None]:
+def _required_branches(
+    ttree: Any, layout: Layout, path: Path
+) -> tuple[dict[str, dict[str, str]], str | None]:
     available = set(ttree.keys())
     plan: dict[str, dict[str, str]] = {}
     for coll in layout.collections:
@@ -104,7 +106,9 @@ def _as_jagged(array: ak.Array, path: Path, branch: str) -> ak.Array:
     if isinstance(layout_type, ak.types.RegularType):
         array = ak.from_regular(array, axis=1)
     elif not isinstance(layout_type, ak.types.ListType):
-        raise InputError(f"{path}: branch {branch!r} holds {array.type}, expected one list of numbers per event")
+        raise InputError(
+            f"{path}: branch {branch!r} holds {array.type}, expected one list of numbers per event"
+        )
     inner = array.type.content.content
     if not (isinstance(inner, ak.types.NumpyType) and inner.primitive not in ("datetime64", "timedelta64")):
         raise InputError(f"{path}: branch {branch!r} holds {array.type}, expected numbers")
@@ -117,7 +121,9 @@ def _check_finite(values: ak.Array, path: Path, branch: str, offset: int) -> Non
         per_event = ak.any(~np.isfinite(values), axis=-1) if values.ndim > 1 else ~np.isfinite(values)
         entry = int(np.flatnonzero(ak.to_numpy(per_event))[0]) + offset
         bad = flat[~np.isfinite(flat)][0]
-        raise InputError(f"{path}: branch {branch!r} has value {bad} in entry {entry}; expected finite numbers")
+        raise InputError(
+            f"{path}: branch {branch!r} has value {bad} in entry {entry}; expected finite numbers"
+        )
 
 
 def _build(
@@ -151,7 +157,9 @@ def _build(
     if weight_branch is not None:
         raw = arrays[weight_branch]
         if raw.ndim != 1:
-            raise InputError(f"{path}: weight branch {weight_branch!r} holds {raw.type}, expected one number per event")
+            raise InputError(
+                f"{path}: weight branch {weight_branch!r} holds {raw.type}, expected one number per event"
+            )
         _check_finite(raw, path, weight_branch, offset)
         weight = ak.to_numpy(raw).astype(np.float64)
     extra = {b: ak.to_numpy(arrays[b]) for b in EVENT_ID_BRANCHES if b in ak.fields(arrays)}

@@ -120,10 +120,16 @@ class EventWriter:
         n = len(events)
         data[WEIGHT_BRANCH] = event_weights(events)
         if "event" in fields:
-            data["run"] = ak.to_numpy(events["run"]).astype(np.uint32) if "run" in fields else np.full(n, self.run, np.uint32)
+            data["run"] = (
+                ak.to_numpy(events["run"]).astype(np.uint32)
+                if "run" in fields
+                else np.full(n, self.run, np.uint32)
+            )
             lumi = events["luminosityBlock"] if "luminosityBlock" in fields else None
             data["luminosityBlock"] = (
-                ak.to_numpy(lumi).astype(np.uint32) if lumi is not None else np.full(n, self.luminosity_block, np.uint32)
+                ak.to_numpy(lumi).astype(np.uint32)
+                if lumi is not None
+                else np.full(n, self.luminosity_block, np.uint32)
             )
             data["event"] = ak.to_numpy(events["event"]).astype(np.uint64)
         else:
@@ -143,7 +149,9 @@ class EventWriter:
         if len(events) == 0:
             return
         data = self._branches(events)
-        schema = tuple((k, str(v.type.content) if isinstance(v, ak.Array) else str(v.dtype)) for k, v in data.items())
+        schema = tuple(
+            (k, str(v.type.content) if isinstance(v, ak.Array) else str(v.dtype)) for k, v in data.items()
+        )
         if self._tree is None:
             types = {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in data.items()}
             self._tree = self._file.mktree(self.tree_name, types)
@@ -164,7 +172,7 @@ class EventWriter:
             raise InputError(f"{self.path}: no events to write; refusing to write an empty file")
         meta = {
             "evgen_version": __version__,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "n_events": self.n_written,
             **self.metadata,
         }

@@ -50,7 +50,9 @@ def test_missing_branch(tmp_path):
 
 
 def test_wrong_branch_type(tmp_path):
-    layout = Layout.from_mapping({"Jet": {"pt": "jet_pt", "eta": "jet_pt", "phi": "jet_pt", "mass": "jet_pt"}})
+    layout = Layout.from_mapping(
+        {"Jet": {"pt": "jet_pt", "eta": "jet_pt", "phi": "jet_pt", "mass": "jet_pt"}}
+    )
     with uproot.recreate(tmp_path / "flat.root") as f:
         f.mktree("Events", {"jet_pt": np.float32})
         f["Events"].extend({"jet_pt": np.ones(3, np.float32)})
@@ -80,8 +82,13 @@ def _replace_jet_pt(events, pt):
 def test_empty_tree(tmp_path):
     events = make_collider_events(5)
     with uproot.recreate(tmp_path / "empty.root") as f:
-        f.mktree("Events", {"Muon": events.Muon[["pt", "eta", "phi", "mass"]].type.content,
-                            "Jet": events.Jet[["pt", "eta", "phi", "mass"]].type.content})
+        f.mktree(
+            "Events",
+            {
+                "Muon": events.Muon[["pt", "eta", "phi", "mass"]].type.content,
+                "Jet": events.Jet[["pt", "eta", "phi", "mass"]].type.content,
+            },
+        )
     with pytest.raises(InputError, match="holds no events"):
         read_events(tmp_path / "empty.root")
 

@@ -36,8 +36,21 @@ def test_nanoaod_branch_names_and_metadata(collider_file):
     path, events = collider_file
     tree = uproot.open(path)["Events"]
     names = set(tree.keys())
-    for branch in ("nMuon", "Muon_pt", "Muon_eta", "Muon_phi", "Muon_mass", "Muon_charge", "nJet", "Jet_pt",
-                   "Jet_mass", "genWeight", "run", "luminosityBlock", "event"):
+    for branch in (
+        "nMuon",
+        "Muon_pt",
+        "Muon_eta",
+        "Muon_phi",
+        "Muon_mass",
+        "Muon_charge",
+        "nJet",
+        "Jet_pt",
+        "Jet_mass",
+        "genWeight",
+        "run",
+        "luminosityBlock",
+        "event",
+    ):
         assert branch in names
     np.testing.assert_array_equal(tree["nJet"].array(library="np"), ak.to_numpy(ak.num(events.Jet, axis=1)))
     assert tree["event"].array(library="np").tolist() == list(range(1, len(events) + 1))
@@ -79,18 +92,39 @@ def test_user_layout_fixed_size_muons_and_jagged_jets(tmp_path):
     counts = rng.integers(1, 4, n)
     jets = ak.unflatten(rng.uniform(20, 100, counts.sum()), counts)
     with uproot.recreate(tmp_path / "flat.root") as f:
-        f.mktree("tree", {"mu_pt": np.dtype((np.float32, (2,))), "mu_eta": np.dtype((np.float32, (2,))),
-                          "mu_phi": np.dtype((np.float32, (2,))), "jet_pt": "var * float64",
-                          "jet_eta": "var * float64", "jet_phi": "var * float64", "jet_m": "var * float64",
-                          "w": np.float64})
+        f.mktree(
+            "tree",
+            {
+                "mu_pt": np.dtype((np.float32, (2,))),
+                "mu_eta": np.dtype((np.float32, (2,))),
+                "mu_phi": np.dtype((np.float32, (2,))),
+                "jet_pt": "var * float64",
+                "jet_eta": "var * float64",
+                "jet_phi": "var * float64",
+                "jet_m": "var * float64",
+                "w": np.float64,
+            },
+        )
         mu = rng.uniform(1, 2, (n, 2)).astype(np.float32)
-        f["tree"].extend({"mu_pt": mu, "mu_eta": mu, "mu_phi": mu, "jet_pt": jets, "jet_eta": jets * 0,
-                          "jet_phi": jets * 0, "jet_m": jets * 0 + 5, "w": np.arange(n, dtype=float)})
-    layout = Layout.from_mapping({
-        "Muon": {"pt": "mu_pt", "eta": "mu_eta", "phi": "mu_phi", "mass": 0.1056584},
-        "Jet": {"pt": "jet_pt", "eta": "jet_eta", "phi": "jet_phi", "mass": "jet_m"},
-        "weight": "w",
-    })
+        f["tree"].extend(
+            {
+                "mu_pt": mu,
+                "mu_eta": mu,
+                "mu_phi": mu,
+                "jet_pt": jets,
+                "jet_eta": jets * 0,
+                "jet_phi": jets * 0,
+                "jet_m": jets * 0 + 5,
+                "w": np.arange(n, dtype=float),
+            }
+        )
+    layout = Layout.from_mapping(
+        {
+            "Muon": {"pt": "mu_pt", "eta": "mu_eta", "phi": "mu_phi", "mass": 0.1056584},
+            "Jet": {"pt": "jet_pt", "eta": "jet_eta", "phi": "jet_phi", "mass": "jet_m"},
+            "weight": "w",
+        }
+    )
     events = read_events(tmp_path / "flat.root", tree="tree", layout=layout)
     assert ak.all(ak.num(events.Muon, axis=1) == 2)
     np.testing.assert_array_equal(ak.to_numpy(ak.num(events.Jet, axis=1)), counts)

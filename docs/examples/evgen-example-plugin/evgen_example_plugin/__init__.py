@@ -35,7 +35,9 @@ class GaussianGenerator(Generator):
 
     def save(self, path):
         Path(path).mkdir(parents=True, exist_ok=True)
-        (Path(path) / "gaussian.json").write_text(json.dumps({"mean": self.mean.tolist(), "cov": self.cov.tolist()}))
+        (Path(path) / "gaussian.json").write_text(
+            json.dumps({"mean": self.mean.tolist(), "cov": self.cov.tolist()})
+        )
 
     @classmethod
     def load(cls, path):
