@@ -32,6 +32,11 @@ def load_layout(path: str | None):  # -> Layout | None
     return Layout.from_mapping(mapping)
 
 
+def _step_size(text: str) -> int | str:
+    """Events (an integer) or a memory size such as '100 MB'."""
+    return int(text) if text.strip().isdigit() else text
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -53,27 +58,35 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from evgen.io import read_events
-    from evgen.validation import validate
-
     layout = load_layout(args.branch_map)
     ref_paths, gen_paths = split_paths([args.reference]), split_paths([args.generated])
-    reference = read_events(ref_paths, tree=args.tree, layout=layout, entry_stop=args.max_events)
-    generated = read_events(gen_paths, tree=args.tree, layout=layout, entry_stop=args.max_events)
-    summary = validate(
-        reference,
-        generated,
-        args.output,
-        bins=args.bins,
-        plots=not args.no_plots,
-        reference_label=args.reference_label or ref_paths[0].stem,
-        generated_label=args.generated_label or gen_paths[0].stem,
-        formats=tuple(args.formats.split(",")),
-    )
+    labels = {
+        "reference_label": args.reference_label or ref_paths[0].stem,
+        "generated_label": args.generated_label or gen_paths[0].stem,
+    }
+    common = {"bins": args.bins, "plots": not args.no_plots, "formats": tuple(args.formats.split(",")), **labels}
+    if args.dask:
+        from evgen.validation_dask import validate_dask
+
+        if layout is not None or args.max_events:
+            raise ConfigError("--dask reads NanoAOD-style trees in full: drop --branch-map and --max-events")
+        summary = validate_dask(
+            ref_paths, gen_paths, args.output, tree=args.tree, scheduler=args.scheduler, step_size=args.step_size, **common
+        )
+        n_ref = n_gen = None
+    else:
+        from evgen.io import read_events
+        from evgen.validation import validate
+
+        reference = read_events(ref_paths, tree=args.tree, layout=layout, entry_stop=args.max_events)
+        generated = read_events(gen_paths, tree=args.tree, layout=layout, entry_stop=args.max_events)
+        summary = validate(reference, generated, args.output, **common)
+        n_ref, n_gen = len(reference), len(generated)
     worst = max(summary.results, key=lambda r: r.comparison.chi2_ndf)
-    print(f"validated {len(generated)} generated against {len(reference)} reference events")
+    if n_ref is not None:
+        print(f"validated {n_gen} generated against {n_ref} reference events")
     print(f"worst χ²/ndf: {worst.comparison.chi2_ndf:.2f} ({worst.name}, {worst.multiplicity} jets)")
-    print(f"wrote {args.output}/summary.md" + ("" if args.no_plots else " and validation_*j.png/pdf"))
+    print(f"wrote {args.output}/summary.md" + ("" if args.no_plots else " and validation_*j figures"))
     return 0
 
 
@@ -116,6 +129,12 @@ def register_core_commands(
     p.add_argument("--max-events", type=_positive_int, help="read at most this many events of each sample")
     p.add_argument("--no-plots", action="store_true", help="write only the summary")
     p.add_argument("--formats", default="png,pdf", help="figure formats, comma-separated (default png,pdf)")
+    p.add_argument("--dask", action="store_true", help="build the histograms with uproot.dask + hist.dask (any size)")
+    p.add_argument(
+        "--scheduler",
+        help="with --dask: a distributed scheduler address, or sync/threads/processes (default: local cluster)",
+    )
+    p.add_argument("--step-size", type=_step_size, default="100 MB", help="with --dask: partition size (default '100 MB')")
     p.add_argument("--reference-label", help="legend label of the reference")
     p.add_argument("--generated-label", help="legend label of the generated sample")
     p.set_defaults(func=_cmd_validate)

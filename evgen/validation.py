@@ -22,7 +22,16 @@ from evgen.events import event_weights, n_jets
 from evgen.histograms import HistComparison, binning, compare_histograms, weighted_histogram
 from evgen.observables import multiplicity_observables, observable_spec, select_multiplicity
 
-__all__ = ["ObservableResult", "ValidationSummary", "validate", "compare_observables"]
+__all__ = [
+    "BINNING_EVENTS",
+    "ObservableResult",
+    "ValidationSummary",
+    "validate",
+    "compare_observables",
+    "observable_edges",
+    "result_from_histograms",
+    "write_summary",
+]
 
 
 @dataclass
@@ -107,27 +116,47 @@ def _fractions(events: ak.Array) -> dict[int, float]:
     return {int(n): float(w[counts == n].sum() / total) for n in np.unique(counts)} if total > 0 else {}
 
 
+#: Bin ranges without a fixed physics range come from the reference's first this-many
+#: events, so the in-memory and the dask paths bin identically without a full pass.
+BINNING_EVENTS = 200_000
+
+
+def observable_edges(reference_head: ak.Array, multiplicity: int, bins: int = 40) -> dict[str, np.ndarray]:
+    """Bin edges per observable of ``multiplicity``-jet events, from (the head of) the reference."""
+    ref = select_multiplicity(reference_head[:BINNING_EVENTS], multiplicity)
+    if len(ref) == 0:
+        raise InputError(f"the reference has no {multiplicity}-jet events")
+    return {
+        name: binning(values, bins, observable_spec(name).range)
+        for name, values in multiplicity_observables(ref, multiplicity).items()
+    }
+
+
+def result_from_histograms(name: str, multiplicity: int, edges: np.ndarray, h_ref: Any, h_gen: Any) -> ObservableResult:
+    """Wrap two filled histograms of one observable with their comparison."""
+    return ObservableResult(name, multiplicity, edges, h_ref, h_gen, compare_histograms(h_ref, h_gen))
+
+
 def compare_observables(
     reference: ak.Array, generated: ak.Array, multiplicity: int, bins: int = 40
 ) -> list[ObservableResult]:
     """Histogram and compare every observable of ``multiplicity``-jet events."""
+    edges = observable_edges(reference, multiplicity, bins)
     ref = select_multiplicity(reference, multiplicity)
     gen = select_multiplicity(generated, multiplicity)
-    if len(ref) == 0:
-        raise InputError(f"the reference has no {multiplicity}-jet events")
     ref_obs = multiplicity_observables(ref, multiplicity)
     gen_obs = multiplicity_observables(gen, multiplicity) if len(gen) else {k: np.empty(0) for k in ref_obs}
     rw, gw = event_weights(ref), event_weights(gen)
-    out = []
-    for name, values in ref_obs.items():
-        spec = observable_spec(name)
-        edges = binning(values, bins, spec.range)
-        h_ref = weighted_histogram(values, rw, edges)
-        h_gen = weighted_histogram(gen_obs[name], gw, edges)
-        out.append(
-            ObservableResult(name, multiplicity, edges, h_ref, h_gen, compare_histograms(h_ref, h_gen))
+    return [
+        result_from_histograms(
+            name,
+            multiplicity,
+            edges[name],
+            weighted_histogram(values, rw, edges[name]),
+            weighted_histogram(gen_obs[name], gw, edges[name]),
         )
-    return out
+        for name, values in ref_obs.items()
+    ]
 
 
 def validate(
@@ -160,15 +189,25 @@ def validate(
             continue
         summary.results += compare_observables(reference, generated, n, bins)
     if output_dir is not None:
-        out = Path(output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        _atomic_write(out / "summary.json", json.dumps(summary.to_dict(), indent=2, allow_nan=True))
-        _atomic_write(out / "summary.md", summary.markdown())
-        if plots:
-            from evgen.plotting import validation_pages
-
-            validation_pages(summary, out, formats=formats)
+        write_summary(summary, output_dir, plots=plots, formats=formats)
     return summary
+
+
+def write_summary(
+    summary: ValidationSummary,
+    output_dir: str | os.PathLike[str],
+    plots: bool = True,
+    formats: tuple[str, ...] = ("png", "pdf"),
+) -> None:
+    """Write ``summary.json``, ``summary.md`` and (with ``plots``) one figure page per multiplicity."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_write(out / "summary.json", json.dumps(summary.to_dict(), indent=2, allow_nan=True))
+    _atomic_write(out / "summary.md", summary.markdown())
+    if plots:
+        from evgen.plotting import validation_pages
+
+        validation_pages(summary, out, formats=formats)
 
 
 def _atomic_write(path: Path, text: str) -> None:
