@@ -1,5 +1,27 @@
-"""Registers this package's components with evgen (entry point of group ``evgen``)."""
+"""Registers the ``zjets-inn`` generator and the ``train``/``generate`` commands (entry point of group ``evgen``)."""
 
 from __future__ import annotations
 
-from evgen.hookspecs import hookimpl  # noqa: F401
+import argparse
+
+from evgen.hookspecs import hookimpl
+
+__all__ = ["evgen_register_generators", "evgen_register_commands"]
+
+
+@hookimpl
+def evgen_register_generators() -> list[type]:
+    """The multiplicity-conditioned Z+jets INN of Precision Enthusiasts, Sec. 2."""
+    from evgen_zjets_inn.generator import ZJetsINN
+
+    return [ZJetsINN]
+
+
+@hookimpl
+def evgen_register_commands(
+    subparsers: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]
+) -> None:
+    """``evgen train GENERATOR`` and ``evgen generate RUN`` (generic over registered generators)."""
+    from evgen_zjets_inn.commands import register
+
+    register(subparsers)

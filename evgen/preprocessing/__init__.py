@@ -1,0 +1,36 @@
+"""Invertible preprocessing: small steps chained, fitted on training data, saved without pickle.
+
+>>> from evgen.preprocessing import Chain, LogShift, AtanhScale, Standardize, Whiten
+>>> from evgen.preprocessing import ZJetsFeatures, ZJetsPreprocessing
+"""
+
+from __future__ import annotations
+
+from evgen.preprocessing.base import BaseStep, Chain, Step, register_step, step_kinds
+from evgen.preprocessing.steps import AtanhScale, LogShift, Standardize, Whiten
+from evgen.preprocessing.zjets import (
+    MULTIPLICITIES,
+    MUON_MASS,
+    ZJetsFeatures,
+    ZJetsPreprocessing,
+    block_slices,
+    wrap_phi,
+)
+
+__all__ = [
+    "Step",
+    "BaseStep",
+    "Chain",
+    "register_step",
+    "step_kinds",
+    "LogShift",
+    "AtanhScale",
+    "Standardize",
+    "Whiten",
+    "ZJetsFeatures",
+    "ZJetsPreprocessing",
+    "MUON_MASS",
+    "MULTIPLICITIES",
+    "block_slices",
+    "wrap_phi",
+]

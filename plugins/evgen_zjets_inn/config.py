@@ -1,0 +1,183 @@
+"""Options of the ``zjets-inn`` generator, read from a TOML/JSON config.
+
+Sections: top-level ``seed``; ``[base]`` (the μμj network) and ``[jets]`` (the
+small networks for the 2nd and 3rd jet); ``[training]``
+(:class:`evgen.training.TrainConfig`); ``[magic]`` (:class:`evgen.magic.MagicTransform`);
+``[preprocessing]``; ``[data]``. Defaults are Table 1 of Precision Enthusiasts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from evgen.magic import MagicTransform
+from evgen.training.config import TrainConfig, from_mapping, invalid, to_dict
+
+__all__ = ["NetConfig", "PreprocessingConfig", "DataConfig", "ZJetsINNConfig", "SPLINES"]
+
+SPLINES = ("cubic", "rational-quadratic")
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """One conditional spline INN (Table 1: 25 blocks, 60 bins, 3 layers; cubic splines).
+
+    Parameters
+    ----------
+    blocks
+        Coupling blocks.
+    bins
+        Spline bins per block.
+    hidden
+        Width of the subnet layers (the paper does not quote one; 256 here).
+    layers
+        Hidden layers per subnet.
+    spline
+        ``"cubic"`` (the paper's) or ``"rational-quadratic"``.
+    bound
+        Splines act on ``[−bound, bound]``, identity outside (10 in the paper).
+    dropout
+        Dropout in the subnets.
+    """
+
+    blocks: int = 25
+    bins: int = 60
+    hidden: int = 256
+    layers: int = 3
+    spline: str = "cubic"
+    bound: float = 10.0
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name, minimum in (("blocks", 1), ("bins", 2), ("hidden", 1), ("layers", 1)):
+            if getattr(self, name) < minimum:
+                raise invalid(name, getattr(self, name), f"must be an integer ≥ {minimum}")
+        if self.spline not in SPLINES:
+            raise invalid("spline", self.spline, f"expected one of {list(SPLINES)}")
+        if not self.bound > 0:
+            raise invalid("bound", self.bound, "must be positive")
+        if not 0 <= self.dropout < 1:
+            raise invalid("dropout", self.dropout, "must lie in [0, 1)")
+
+
+@dataclass(frozen=True)
+class PreprocessingConfig:
+    """Options of :class:`evgen.preprocessing.ZJetsPreprocessing` (Sec. 2.1).
+
+    Parameters
+    ----------
+    jet_pt_min
+        Jet threshold of Eq. (2): jets enter as ``log(p_T − jet_pt_min)``.
+    muon_pt_min
+        Muons enter as ``log(p_T − muon_pt_min)``; 0 (``log p_T``) because the sample has no muon cut.
+    jet_mass
+        ``"log"``: ``log(m + jet_mass_shift)``; ``"linear"``: plain standardisation (the paper's).
+    jet_mass_shift
+        Shift in GeV of the jet-mass log.
+    whitening
+        ``"cholesky"``, ``"pca"`` or ``"none"``.
+    """
+
+    jet_pt_min: float = 20.0
+    muon_pt_min: float = 0.0
+    jet_mass: str = "log"
+    jet_mass_shift: float = 1.0
+    whitening: str = "cholesky"
+
+    def __post_init__(self) -> None:
+        if self.jet_mass not in ("log", "linear"):
+            raise invalid("jet_mass", self.jet_mass, "expected 'log' or 'linear'")
+        if not self.jet_mass_shift > 0:
+            raise invalid("jet_mass_shift", self.jet_mass_shift, "must be positive (GeV)")
+        if self.whitening not in ("cholesky", "pca", "none"):
+            raise invalid("whitening", self.whitening, "expected 'cholesky', 'pca' or 'none'")
+        if self.muon_pt_min < 0:
+            raise invalid("muon_pt_min", self.muon_pt_min, "must be ≥ 0 GeV")
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`~evgen.preprocessing.ZJetsPreprocessing`."""
+        return {
+            "jet_pt_min": self.jet_pt_min,
+            "muon_pt_min": self.muon_pt_min,
+            "jet_mass_shift": self.jet_mass_shift if self.jet_mass == "log" else None,
+            "whitening": self.whitening,
+        }
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How training files are read and split.
+
+    Parameters
+    ----------
+    tree
+        TTree name.
+    layout
+        Branch mapping for :func:`evgen.io.read_events` (``[data.layout.Muon]``,
+        ``[data.layout.Jet]``, ``weight``); NanoAOD names when omitted.
+    max_events
+        Read at most this many events (all when omitted).
+    drop_invalid
+        Drop events without exactly 2 muons and 1–3 jets (and report how many)
+        instead of failing.
+    validation_fraction
+        Share of events held out to monitor the validation loss.
+    per_group
+        Events drawn per jet multiplicity and epoch for the balanced training of
+        Sec. 2.2 (default: the size of the smallest multiplicity).
+    """
+
+    tree: str = "Events"
+    layout: dict[str, Any] | None = None
+    max_events: int | None = None
+    drop_invalid: bool = False
+    validation_fraction: float = 0.1
+    per_group: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_events is not None and self.max_events < 1:
+            raise invalid("max_events", self.max_events, "must be a positive number of events")
+        if not 0 <= self.validation_fraction < 0.9:
+            raise invalid("validation_fraction", self.validation_fraction, "must lie in [0, 0.9)")
+        if self.per_group is not None and self.per_group < 1:
+            raise invalid("per_group", self.per_group, "must be positive")
+        if self.layout is not None:
+            from evgen.io import Layout
+
+            Layout.from_mapping(self.layout)  # raises ConfigError naming the bad entry
+
+
+def _jets_default() -> NetConfig:
+    return NetConfig(blocks=10, hidden=128)
+
+
+@dataclass(frozen=True)
+class ZJetsINNConfig:
+    """All options of ``zjets-inn``; ``ZJetsINNConfig.from_mapping(toml_dict)`` validates them."""
+
+    seed: int = 0
+    base: NetConfig = field(default_factory=NetConfig)
+    jets: NetConfig = field(default_factory=_jets_default)
+    training: TrainConfig = field(default_factory=TrainConfig)
+    magic: MagicTransform = field(default_factory=MagicTransform)
+    preprocessing: PreprocessingConfig = field(default_factory=PreprocessingConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise invalid("seed", self.seed, "must be a non-negative integer")
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any] | None) -> ZJetsINNConfig:
+        return from_mapping(cls, dict(mapping or {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = to_dict(self)
+        if out["data"]["layout"] is None:
+            del out["data"]["layout"]
+        return {
+            k: ({kk: vv for kk, vv in v.items() if vv is not None} if isinstance(v, dict) else v)
+            for k, v in out.items()
+        }

@@ -1,0 +1,486 @@
+"""The ``zjets-inn`` generator: Precision Enthusiasts' INN for Z → μμ + {1, 2, 3} jets (Sec. 2).
+
+Training (:meth:`ZJetsINN.fit`): events are checked (2 muons, 1–3 jets), mapped
+to features and through the per-multiplicity preprocessing (Sec. 2.1); with the
+magic transformation each event gets the weight of Eq. (8); then the base μμj
+network and the networks for the 2nd and 3rd jet are trained one after the other
+with the weighted loss of Eq. (10), each epoch drawing equal numbers of events
+per multiplicity (Sec. 2.2).
+
+Generation (:meth:`ZJetsINN.sample`): the multiplicity is drawn from the
+training fractions, the networks are chained (Fig. 1), the preprocessing is
+inverted and the events carry the inverse magic weights of Eq. (9) — zero below
+ΔR_jj = 0.4 — normalised per multiplicity (mean weight one, measured on generated
+events after training) so every multiplicity keeps its training fraction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from evgen.errors import ConfigError, InputError
+from evgen.events import concatenate, event_weights, n_jets
+from evgen.interfaces import Generator
+from evgen.magic import jet_pair_delta_r
+from evgen.preprocessing.zjets import MULTIPLICITIES, ZJetsFeatures, ZJetsPreprocessing
+from evgen.run_dir import RunDir, atomic_write
+from evgen.training.config import deep_merge
+from evgen_zjets_inn.config import ZJetsINNConfig
+
+__all__ = ["ZJetsINN", "check_events", "magic_pair_dr"]
+
+_STATE = "model.json"
+#: Generated events per multiplicity that fix the magic-weight normalisation (0.3 % precision).
+MAGIC_NORMALISATION_EVENTS = 20_000
+_WEIGHTS = "zjets_inn"
+
+
+def check_events(events: ak.Array, source: str = "events", drop: bool = False) -> tuple[ak.Array, int]:
+    """Events with exactly 2 muons and 1–3 jets; others fail (or are dropped with ``drop``).
+
+    Returns the events kept and how many were dropped.
+    """
+    n_mu = ak.to_numpy(ak.num(events["Muon"], axis=1))
+    n_j = n_jets(events)
+    good = (n_mu == 2) & (n_j >= 1) & (n_j <= max(MULTIPLICITIES))
+    bad = int((~good).sum())
+    if bad and not drop:
+        i = int(np.flatnonzero(~good)[0])
+        summary = ", ".join(
+            f"{int(((n_mu == m) & (n_j == j) & ~good).sum())} with {m} muons and {j} jets"
+            for m, j in sorted({(int(a), int(b)) for a, b in zip(n_mu[~good], n_j[~good], strict=True)})[:6]
+        )
+        raise InputError(
+            f"{source}: {bad} of {len(events)} events are not Z→μμ + 1–3 jets (first: entry {i} with "
+            f"{n_mu[i]} muons and {n_j[i]} jets; {summary}). zjets-inn needs exactly 2 muons and 1–3 jets; "
+            "select them first or pass --drop-invalid (data.drop_invalid = true) to drop them"
+        )
+    return (events[good] if bad else events), bad
+
+
+def magic_pair_dr(features: np.ndarray, n: int) -> np.ndarray:
+    """ΔR of every jet pair from a feature matrix (jet η and Δφ columns)."""
+    f = ZJetsFeatures(n)
+    names = f.names
+    eta = features[:, [names.index(f"j{k}_eta") for k in range(1, n + 1)]]
+    phi = features[:, [names.index(f"j{k}_dphi") for k in range(1, n + 1)]]
+    return jet_pair_delta_r(eta, phi)
+
+
+class ZJetsINN(Generator):
+    """Multiplicity-conditioned spline INN for Z → μμ + 1–3 jets (Precision Enthusiasts, Sec. 2).
+
+    Parameters
+    ----------
+    config
+        Options (a mapping as read from a TOML/JSON config, or a :class:`ZJetsINNConfig`).
+    **overrides
+        Sections or values merged over ``config``, e.g. ``training={"epochs": 5}``.
+
+    Examples
+    --------
+    >>> gen = ZJetsINN(training={"epochs": 5})          # doctest: +SKIP
+    >>> gen.fit(events, run_dir="runs/zjets")           # doctest: +SKIP
+    >>> gen.save("runs/zjets")                          # doctest: +SKIP
+    >>> ZJetsINN.load("runs/zjets").sample(10_000)      # doctest: +SKIP
+    """
+
+    name = "zjets-inn"
+    description = "multiplicity-conditioned spline INN for Z→μμ + 1–3 jets with the magic ΔR transform (2110.13632 Sec. 2)"
+
+    def __init__(self, config: Mapping[str, Any] | ZJetsINNConfig | None = None, **overrides: Any) -> None:
+        if isinstance(config, ZJetsINNConfig):
+            config = config.to_dict()
+        self.config = ZJetsINNConfig.from_mapping(deep_merge(dict(config or {}), overrides))
+        self.preprocessing: ZJetsPreprocessing | None = None
+        self.model: Any = None
+        self.fractions: dict[int, float] = {}
+        self.magic_norm: dict[int, float] = {}
+        self.charge: dict[str, Any] = {"present": False, "p_leading_negative": 0.5}
+        self.history: dict[str, list[dict[str, Any]]] = {}
+        self.info: dict[str, Any] = {}
+        self.device = "cpu"
+
+    # -- data ----------------------------------------------------------------------
+    def read_training_data(self, paths: Sequence[str | os.PathLike[str]]) -> ak.Array:
+        """Read training files with the configured tree and layout, checking every file.
+
+        Events without 2 muons and 1–3 jets fail with the file name, or are
+        dropped and counted (``data.drop_invalid``); ``self.info["dropped"]``
+        records how many per file.
+        """
+        from evgen.io import Layout, read_events
+
+        cfg = self.config.data
+        layout = Layout.from_mapping(cfg.layout) if cfg.layout is not None else None
+        parts, dropped, remaining = [], {}, cfg.max_events
+        for path in paths:
+            if remaining is not None and remaining <= 0:
+                break
+            events = read_events(path, tree=cfg.tree, layout=layout, entry_stop=remaining)
+            if remaining is not None:
+                remaining -= len(events)
+            kept, bad = check_events(events, source=str(path), drop=cfg.drop_invalid)
+            dropped[str(path)] = bad
+            if bad:
+                print(
+                    f"zjets-inn: dropped {bad} of {len(events)} events of {path} (not 2 muons and 1–3 jets)"
+                )
+            parts.append(kept)
+        self.info["dropped"] = dropped
+        return concatenate(parts)
+
+    # -- training ---------------------------------------------------------------------
+    def fit(
+        self,
+        events: ak.Array,
+        weights: np.ndarray | None = None,
+        conditions: np.ndarray | None = None,
+        *,
+        run_dir: str | os.PathLike[str] | None = None,
+        progress: bool = True,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Train the three networks; returns ``{"base": [...], "j2": [...], "j3": [...]}`` per-epoch records.
+
+        Parameters
+        ----------
+        events
+            Collider events, each with 2 muons and 1–3 jets.
+        weights
+            Event weights (non-negative); ``events.weight`` when omitted.
+        conditions
+            Not used (the multiplicity is the condition).
+        run_dir
+            Directory for per-network checkpoints (``checkpoints/*.pt``); training
+            resumes from them when they exist.
+        progress
+            Show progress bars.
+        """
+        import torch
+
+        from evgen.training import BalancedSource, Trainer
+        from evgen_zjets_inn.model import ChainedINN
+
+        if options:
+            raise ConfigError(f"zjets-inn fit() got unknown options {sorted(options)}")
+        if conditions is not None:
+            raise ConfigError("zjets-inn is conditioned on the jet multiplicity only; do not pass conditions")
+        cfg = self.config
+        events, _ = check_events(events, drop=cfg.data.drop_invalid)
+        w_all = event_weights(events) if weights is None else np.asarray(weights, dtype=np.float64)
+        if w_all.shape != (len(events),) or not np.all(np.isfinite(w_all)) or np.any(w_all < 0):
+            raise InputError("zjets-inn needs one finite, non-negative weight per event")
+        rng = np.random.default_rng(cfg.seed)
+        is_val = rng.uniform(size=len(events)) < cfg.data.validation_fraction
+        train, val = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+        pre = ZJetsPreprocessing(**cfg.preprocessing.kwargs())
+        pre.fit(events[train], w_all[train])
+        self.preprocessing = pre
+        counts = n_jets(events)
+        total = w_all[train].sum()
+        self.fractions = {n: float(w_all[train][counts[train] == n].sum() / total) for n in MULTIPLICITIES}
+        self._fit_charge(events[train])
+
+        def tensors(index: np.ndarray) -> dict[str, torch.Tensor]:
+            ys, ns, ws = [], [], []
+            for n, (y, where) in pre.encode(events[index]).items():
+                x = pre.features(n).to_features(events[index][where])
+                magic = cfg.magic.training_weights(magic_pair_dr(x, n))
+                width = 5 + 4 * max(MULTIPLICITIES)
+                ys.append(np.pad(y, ((0, 0), (0, width - y.shape[1]))))
+                ns.append(np.full(len(y), n))
+                ws.append(w_all[index][where] * magic)
+            return {
+                "y": torch.as_tensor(np.concatenate(ys), dtype=torch.float32),
+                "n": torch.as_tensor(np.concatenate(ns)),
+                "w": torch.as_tensor(np.concatenate(ws), dtype=torch.float32),
+            }
+
+        data = tensors(train)
+        training_mean_w = {}  # ⟨w⟩ of Eq. (8) per multiplicity: what a perfect network's f̃ would average to
+        for n in MULTIPLICITIES:
+            sel = (data["n"] == n).numpy()
+            magic_w = data["w"].numpy()[sel].astype(np.float64)
+            training_mean_w[n] = float(magic_w.sum() / w_all[train][counts[train] == n].sum())
+        val_data = tensors(val) if len(val) else None
+
+        torch.manual_seed(cfg.seed)
+        device = cfg.training.device
+        self.model = ChainedINN(cfg.base, cfg.jets, seed=cfg.seed)
+        digest = hashlib.sha256(data["y"].numpy().tobytes() + data["w"].numpy().tobytes()).hexdigest()
+        fingerprint = {"config": _without_training(cfg.to_dict()), "data_sha256": digest}
+        run = RunDir(run_dir) if run_dir is not None else None
+        self.history = {}
+        for i, (stage, flow) in enumerate(self.model.stages().items()):
+            k = self.model.stage_jets(stage)
+
+            def stage_tensors(
+                d: dict[str, torch.Tensor], k: int = k, stage: str = stage
+            ) -> tuple[torch.Tensor, ...]:
+                sel = d["n"] >= k
+                x, c = self.model.stage_data(stage, d["y"][sel], d["n"][sel])
+                return x, c, d["w"][sel], d["n"][sel]
+
+            x, c, w, groups = stage_tensors(data)
+            validation = None if val_data is None else stage_tensors(val_data)[:3]
+            if validation is not None and len(validation[0]) == 0:
+                validation = None
+            source = BalancedSource(x, c, w, groups=groups, per_group=_per_group(cfg.data.per_group, groups))
+            trainer = Trainer(
+                flow,
+                _flow_loss,
+                cfg.training,
+                seed=cfg.seed + 1 + i,
+                checkpoint=None if run is None else run.checkpoint_path(stage),
+                fingerprint={**fingerprint, "stage": stage},
+                validation=validation,
+                progress=progress,
+                desc=f"zjets-inn {stage}",
+            )
+            self.history[stage] = trainer.fit(source)
+        self.model.to("cpu").eval()
+        self.device = "cpu"
+        self.magic_norm = (
+            self._magic_normalisation(cfg.seed) if cfg.magic.enabled else dict.fromkeys(MULTIPLICITIES, 1.0)
+        )
+        self.info.update(
+            {
+                "magic_training_mean_weight": {str(k): v for k, v in training_mean_w.items()},
+                "n_train": int(len(train)),
+                "n_validation": int(len(val)),
+                "multiplicity_fractions": {str(k): v for k, v in self.fractions.items()},
+                "magic_normalisation": {str(k): v for k, v in self.magic_norm.items()},
+                "device": device,
+            }
+        )
+        return self.history
+
+    def _magic_normalisation(self, seed: int) -> dict[int, float]:
+        """Per multiplicity, ``1 / ⟨f̃⟩`` over ``MAGIC_NORMALISATION_EVENTS`` generated events.
+
+        Multiplying the Eq. (9) weights of ``k``-jet events by it makes their mean
+        weight one, so the weighted multiplicity fractions equal the training
+        fractions even where the network is imperfect. (For a perfect network it
+        equals the training mean of the Eq. (8) weights, recorded in
+        ``info["magic_training_mean_weight"]``.)
+        """
+        import torch
+
+        rng = np.random.default_rng([seed, 0x3A61C])
+        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        norm = {}
+        for k in MULTIPLICITIES:
+            x = self._sample_features(k, MAGIC_NORMALISATION_EVENTS, generator)
+            mean = float(self.config.magic.generation_weights(magic_pair_dr(x, k)).mean())
+            if not mean > 0:
+                raise InputError(
+                    f"zjets-inn: every generated {k}-jet event has ΔR_jj < R_min; the model is broken"
+                )
+            norm[k] = 1.0 / mean
+        return norm
+
+    def _fit_charge(self, events: ak.Array) -> None:
+        fields = ak.fields(events["Muon"])
+        if "charge" in fields:
+            lead = ak.to_numpy(events["Muon"].charge[:, 0])
+            self.charge = {"present": True, "p_leading_negative": float(np.mean(lead < 0))}
+        else:
+            self.charge = {"present": False, "p_leading_negative": 0.5}
+
+    # -- densities ---------------------------------------------------------------------
+    def log_prob_network(self, y: np.ndarray, n: int) -> np.ndarray:
+        """``log p(y | n)`` in network (preprocessed) space, per row."""
+        import torch
+
+        self._check_trained()
+        with torch.no_grad():
+            return self.model.log_prob(torch.as_tensor(y, dtype=torch.float32), n).double().numpy()
+
+    def log_prob(self, events: ak.Array) -> np.ndarray:
+        """``log p(features | n)`` per event, in the feature coordinates (p_T, η, Δφ, m).
+
+        The network density plus the preprocessing log-determinant; the global
+        azimuth and the multiplicity probability are not included.
+        """
+        self._check_trained()
+        out = np.full(len(events), np.nan)
+        for n, (y, where) in self.preprocessing.encode(events).items():
+            x = self.preprocessing.features(n).to_features(events[where])
+            _, log_det = self.preprocessing.forward(x, n)
+            out[where] = self.log_prob_network(y, n) + log_det
+        return out
+
+    # -- generation ---------------------------------------------------------------------
+    def sample(
+        self, n: int, conditions: np.ndarray | None = None, seed: int | None = None, *, magic: bool = True
+    ) -> ak.Array:
+        """Generate ``n`` weighted events.
+
+        Parameters
+        ----------
+        n
+            Number of events.
+        conditions
+            Optional jet multiplicity (1–3) per event; drawn from the training fractions when omitted.
+        seed
+            Seed of this call (events are reproducible from it).
+        magic
+            Weight events with Eq. (9) (zero below ΔR_jj = R_min) when trained with the magic
+            transformation; ``False`` returns the smoothed density the networks learned, unit weights.
+        """
+        import torch
+
+        self._check_trained()
+        if n < 0:
+            raise ConfigError(f"n = {n}: must be a non-negative number of events")
+        threads = torch.get_num_threads()
+        if self.config.training.threads is not None:
+            torch.set_num_threads(self.config.training.threads)
+        try:
+            return self._sample(n, conditions, seed, magic)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _sample(self, n: int, conditions: np.ndarray | None, seed: int | None, magic: bool) -> ak.Array:
+        import torch
+
+        rng = np.random.default_rng(seed)
+        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        if conditions is None:
+            probs = np.array([self.fractions[k] for k in MULTIPLICITIES])
+            mult = np.repeat(MULTIPLICITIES, rng.multinomial(n, probs / probs.sum()))
+        else:
+            mult = np.asarray(conditions).astype(int).reshape(-1)
+            if len(mult) != n or not np.isin(mult, MULTIPLICITIES).all():
+                raise InputError(f"conditions must be {n} jet multiplicities in {list(MULTIPLICITIES)}")
+        parts, order = [], []
+        for k in MULTIPLICITIES:
+            index = np.flatnonzero(mult == k)
+            if len(index) == 0:
+                continue
+            x = self._sample_features(k, len(index), generator)
+            weight = np.ones(len(index))
+            if magic and self.config.magic.enabled:
+                weight = self.magic_norm[k] * self.config.magic.generation_weights(magic_pair_dr(x, k))
+            charge = None
+            if self.charge["present"]:
+                lead = np.where(rng.uniform(size=len(index)) < self.charge["p_leading_negative"], -1, 1)
+                charge = np.stack([lead, -lead], axis=1)
+            parts.append(self.preprocessing.features(k).to_events(x, charge=charge, weight=weight, rng=rng))
+            order.append(index)
+        if not parts:
+            return self._empty()
+        events = concatenate(parts)
+        return events[np.argsort(np.concatenate(order), kind="stable")]
+
+    def _sample_features(self, k: int, size: int, generator: Any) -> np.ndarray:
+        """Features of ``size`` ``k``-jet events; rows with non-finite values are redrawn."""
+        out = np.empty((size, 5 + 4 * k))
+        todo = np.arange(size)
+        for _ in range(20):
+            y = self.model.sample(k, len(todo), generator).double().numpy()
+            with np.errstate(over="ignore", invalid="ignore"):
+                x = self.preprocessing.decode_features(y, k)
+            ok = np.all(np.isfinite(x), axis=1)
+            out[todo[ok]] = x[ok]
+            todo = todo[~ok]
+            if len(todo) == 0:
+                return out
+        raise InputError(
+            f"zjets-inn produced non-finite {k}-jet events 20 times in a row; the model is broken"
+        )
+
+    def _empty(self) -> ak.Array:
+        f = self.preprocessing.features(1)
+        return f.to_events(np.zeros((0, f.dim)), phi_ref=np.zeros(0))
+
+    def _check_trained(self) -> None:
+        if self.model is None or self.preprocessing is None:
+            raise ConfigError("zjets-inn is not trained: call fit() or load a run directory")
+
+    # -- persistence --------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write config, weights (safetensors), preprocessing, state and history into ``path``."""
+        self._check_trained()
+        run = RunDir(path).create()
+        run.write_config(self.name, self.config.to_dict())
+        run.save_weights(_WEIGHTS, self.model.state_dict())
+        self.preprocessing.save(run.preprocessing_path)
+        state = {
+            "fractions": {str(k): v for k, v in self.fractions.items()},
+            "magic_normalisation": {str(k): v for k, v in self.magic_norm.items()},
+            "charge": self.charge,
+            "info": self.info,
+        }
+        atomic_write(Path(path) / _STATE, json.dumps(state, indent=2, sort_keys=True) + "\n")
+        if self.history:
+            run.write_history(self.history)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ZJetsINN:
+        """Restore a generator from a run directory written by :meth:`save`."""
+        from evgen_zjets_inn.model import ChainedINN
+
+        run = RunDir(path)
+        if run.generator_name() != cls.name:
+            raise InputError(f"{path}: holds a {run.generator_name()!r} run, not {cls.name!r}")
+        gen = cls(run.read_config())
+        state_path = Path(path) / _STATE
+        if not state_path.exists():
+            raise InputError(
+                f"{state_path}: missing; the run directory is incomplete (was training finished?)"
+            )
+        state = json.loads(state_path.read_text())
+        gen.fractions = {int(k): float(v) for k, v in state["fractions"].items()}
+        gen.magic_norm = {int(k): float(v) for k, v in state["magic_normalisation"].items()}
+        gen.charge = state["charge"]
+        gen.info = state.get("info", {})
+        gen.preprocessing = ZJetsPreprocessing.load(run.preprocessing_path)
+        gen.model = ChainedINN(gen.config.base, gen.config.jets, seed=gen.config.seed)
+        gen.model.load_state_dict(run.load_weights(_WEIGHTS))
+        gen.model.eval()
+        if (Path(path) / RunDir.HISTORY).exists():
+            gen.history = run.read_history()
+        return gen
+
+    def provenance_extra(self) -> dict[str, Any]:
+        """What ``evgen train`` adds to ``provenance.json``."""
+        return {
+            "multiplicity_fractions": {str(k): v for k, v in self.fractions.items()},
+            "magic_normalisation": {str(k): v for k, v in self.magic_norm.items()},
+            **{
+                k: v
+                for k, v in self.info.items()
+                if k not in ("multiplicity_fractions", "magic_normalisation")
+            },
+        }
+
+
+def _flow_loss(model: Any, batch: tuple[Any, ...]) -> Any:
+    x, c, w = batch
+    return model.loss(x, c, w)  # Eq. (10): weights normalised per batch
+
+
+def _per_group(per_group: int | None, groups: Any) -> int | None:
+    """The configured draw per multiplicity, capped by the smallest multiplicity of a stage."""
+    if per_group is None:
+        return None
+    import torch
+
+    sizes = torch.bincount(groups)
+    return min(per_group, int(sizes[sizes > 0].min()))
+
+
+def _without_training(config: dict[str, Any]) -> dict[str, Any]:
+    """The config minus ``[training]``, which the Trainer's own fingerprint covers (minus device, threads)."""
+    return {k: v for k, v in config.items() if k != "training"}

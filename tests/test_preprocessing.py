@@ -1,0 +1,178 @@
+"""Invertible preprocessing: exact round trips, log-dets vs numerical Jacobians, edges, persistence."""
+
+from __future__ import annotations
+
+import awkward as ak
+import numpy as np
+import pytest
+from evgen_zjets_inn.synthetic import toy_zjets_events
+
+from evgen.errors import InputError
+from evgen.events import n_jets
+from evgen.preprocessing import (
+    AtanhScale,
+    Chain,
+    LogShift,
+    Standardize,
+    Whiten,
+    ZJetsFeatures,
+    ZJetsPreprocessing,
+    block_slices,
+)
+
+
+@pytest.fixture(scope="module")
+def events() -> ak.Array:
+    return toy_zjets_events(3000, seed=1)
+
+
+def _numerical_log_det(step, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    out = []
+    for row in x:
+        jac = np.empty((len(row), len(row)))
+        for j in range(len(row)):
+            up, down = row.copy(), row.copy()
+            up[j] += h
+            down[j] -= h
+            jac[:, j] = (step.forward(up[None])[0][0] - step.forward(down[None])[0][0]) / (2 * h)
+        out.append(np.linalg.slogdet(jac)[1])
+    return np.array(out)
+
+
+def _matrix(n: int = 200, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)) @ np.array([[1, 0.5, 0, 0], [0, 1, 0.3, 0], [0, 0, 1, 0.2], [0, 0, 0, 1.0]])
+    x[:, 0] = 20 + rng.exponential(30, n)  # a p_T above 20 GeV
+    x[:, 2] = rng.uniform(-np.pi, np.pi, n)  # an angle
+    return x
+
+
+STEPS = [
+    lambda: LogShift([0], [20.0]),
+    lambda: AtanhScale([2]),
+    lambda: Standardize(),
+    lambda: Whiten("cholesky"),
+    lambda: Whiten("pca"),
+    lambda: Chain([LogShift([0], [20.0]), AtanhScale([2]), Standardize(), Whiten("cholesky")]),
+]
+
+
+@pytest.mark.parametrize("make", STEPS)
+def test_steps_invert_and_log_det_matches_jacobian(make):
+    x = _matrix()
+    step = make().fit(x)
+    y, log_det = step.forward(x)
+    np.testing.assert_allclose(step.inverse(y), x, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(log_det[:5], _numerical_log_det(step, x[:5]), rtol=1e-5, atol=1e-5)
+
+
+def test_whitening_gives_unit_covariance_and_cholesky_is_triangular():
+    x = _matrix(2000)
+    y, _ = Chain([Standardize(), Whiten("cholesky")]).fit(x).forward(x)
+    np.testing.assert_allclose(np.cov(y.T, bias=True), np.eye(4), atol=1e-10)
+    white = Whiten("cholesky").fit(x)
+    assert np.allclose(np.triu(white.matrix), white.matrix)  # output column i uses inputs ≤ i
+    pca = Whiten("pca").fit(x)
+    np.testing.assert_allclose(np.cov(pca.forward(x)[0].T, bias=True), np.eye(4), atol=1e-10)
+
+
+def test_edges_stay_finite():
+    angles = np.array([[-np.pi], [np.pi], [0.0], [np.nextafter(np.pi, 0)]])
+    y, log_det = AtanhScale([0]).forward(angles)
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(log_det))
+    back = AtanhScale([0]).inverse(y)
+    np.testing.assert_allclose(np.abs(back[:2, 0]), np.pi, atol=1e-6)
+    pts = np.array([[20.0], [19.0], [20.0 + 1e-9], [25.0]])  # at and below the threshold
+    y, log_det = LogShift([0], [20.0]).forward(pts)
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(log_det))
+    back = LogShift([0], [20.0]).inverse(y)
+    assert np.all(back[:3, 0] > 20.0) and np.all(back[:3, 0] <= 20.0 + 1e-4 + 1e-12)
+    assert back[3, 0] == pytest.approx(25.0, rel=1e-14)
+    # generated values far in the tails still invert to allowed values (exp(-50) + 20 rounds to 20)
+    assert np.all(LogShift([0], [20.0]).inverse(np.array([[-50.0], [5.0]]))[:, 0] >= 20.0)
+    assert np.all(np.abs(AtanhScale([0]).inverse(np.array([[-40.0], [40.0]]))) <= np.pi)
+
+
+def test_chain_saves_and_loads_without_pickle(tmp_path):
+    x = _matrix()
+    chain = STEPS[-1]().fit(x)
+    chain.save(tmp_path / "pre")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pre.json", "pre.safetensors"]
+    again = Chain.load(tmp_path / "pre")
+    np.testing.assert_array_equal(again.forward(x)[0], chain.forward(x)[0])
+    np.testing.assert_array_equal(again.forward(x)[1], chain.forward(x)[1])
+
+
+@pytest.mark.parametrize(("n", "dim"), [(1, 9), (2, 13), (3, 17)])
+def test_features_round_trip_events_exactly(events, n, dim):
+    f = ZJetsFeatures(n, muon_mass=float(events.Muon.mass[0, 0]))
+    sel = events[n_jets(events) == n]
+    x = f.to_features(sel)
+    assert x.shape == (len(sel), dim) and f.dim == dim and len(f.names) == dim
+    dphi = x[:, f.columns("dphi")]
+    assert np.all((dphi >= -np.pi) & (dphi < np.pi))
+    back = f.to_events(x, phi_ref=f.reference_phi(sel), charge=ak.to_numpy(sel.Muon.charge))
+    for coll in ("Muon", "Jet"):
+        for field in ("pt", "eta", "phi", "mass"):
+            a = ak.to_numpy(ak.flatten(sel[coll][field]))
+            b = ak.to_numpy(ak.flatten(back[coll][field]))
+            np.testing.assert_allclose(b.astype(np.float32), a.astype(np.float32), rtol=1e-6, atol=1e-5)
+    assert ak.all(back.Muon.charge == sel.Muon.charge)
+
+
+def test_features_reject_wrong_multiplicities(events):
+    with pytest.raises(InputError, match="event 0 has 2 muons and 2 jets; expected 2 muons and 1 jets"):
+        ZJetsFeatures(1).to_features(events[n_jets(events) == 2], source="x.root")
+
+
+def test_zjets_preprocessing_round_trip_whitened_and_blockwise(events, tmp_path):
+    pre = ZJetsPreprocessing().fit(events)
+    for n, (y, index) in pre.encode(events).items():
+        x = pre.features(n).to_features(events[index])
+        assert y.shape == (len(index), 5 + 4 * n)
+        np.testing.assert_allclose(np.cov(y.T, bias=True), np.eye(y.shape[1]), atol=1e-8)
+        np.testing.assert_allclose(pre.inverse(y, n), x, rtol=1e-9, atol=1e-9)
+        # the μμj block of y does not move when a later jet changes: chained networks stay valid
+        if n >= 2:
+            shifted = x.copy()
+            shifted[:, block_slices(n)[1]] += 0.3
+            y2, _ = pre.forward(shifted, n)
+            np.testing.assert_array_equal(y2[:, :9], y[:, :9])
+    pre.save(tmp_path / "preprocessing")
+    again = ZJetsPreprocessing.load(tmp_path / "preprocessing")
+    for n, (y, _) in again.encode(events).items():
+        np.testing.assert_array_equal(y, pre.encode(events)[n][0])  # bit for bit after reloading
+    assert again.muon_mass == pre.muon_mass
+
+
+def test_zjets_preprocessing_log_det_is_the_density_jacobian(events):
+    pre = ZJetsPreprocessing().fit(events)
+    chain = pre.chains[2]
+    x = pre.features(2).to_features(events[n_jets(events) == 2][:3])
+    np.testing.assert_allclose(chain.forward(x)[1], _numerical_log_det(chain, x), rtol=1e-5)
+
+
+def test_jets_below_threshold_are_refused(events):
+    with pytest.raises(InputError, match="jet pt of .* below jet_pt_min=30.0"):
+        ZJetsPreprocessing(jet_pt_min=30.0).fit(events, source="mine.root")
+
+
+def test_shipped_sample_round_trips_through_features_and_chain():
+    from evgen.plugins import get_dataset
+
+    events = get_dataset("zjets-small").load()
+    pre = ZJetsPreprocessing().fit(events)
+    for n, (y, index) in pre.encode(events).items():
+        assert np.all(np.isfinite(y))  # includes jets with m = 0 and muons down to p_T ≈ 0.3 GeV
+        sel = events[index]
+        f = pre.features(n)
+        back = f.to_events(
+            pre.inverse(y, n), phi_ref=f.reference_phi(sel), charge=ak.to_numpy(sel.Muon.charge)
+        )
+        for coll in ("Muon", "Jet"):
+            for field in ("pt", "eta", "phi", "mass"):
+                a = ak.to_numpy(ak.flatten(sel[coll][field])).astype(np.float64)
+                b = ak.to_numpy(ak.flatten(back[coll][field])).astype(np.float32)
+                # exact to float32 round-off (φ near ±π may wrap to the other side)
+                diff = np.abs(b - a) if field != "phi" else np.abs(np.mod(b - a + np.pi, 2 * np.pi) - np.pi)
+                assert np.all(diff <= 4 * np.spacing(np.abs(a).astype(np.float32)) + 1e-6), (coll, field)
