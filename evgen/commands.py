@@ -147,6 +147,8 @@ def register_core_commands(
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.set_defaults(func=_cmd_demo)
 
+    from evgen import train_commands
     from evgen.studies.matchev import add_matchev_command
 
+    train_commands.register(subparsers)
     add_matchev_command(groups)

@@ -2,9 +2,8 @@
 
 Both are generic: ``evgen train NAME`` trains any registered generator through
 :func:`evgen.training.api.train_generator`, ``evgen generate RUN`` samples from
-any run directory through :func:`evgen.run_dir.generate_from_run`. They are
-registered by this plugin (the first generator that needs them) and skipped if
-another plugin has already added commands of the same name.
+any run directory through :func:`evgen.run_dir.generate_from_run`. They belong
+to the core CLI, so they exist whatever plugins are loaded.
 """
 
 from __future__ import annotations
