@@ -93,7 +93,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from evgen.demo import run_demo
 
-    run_demo(args.output, quick=args.quick, seed=args.seed)
+    run_demo(args.output, quick=args.quick, seed=args.seed, config=args.config, n_generate=args.events)
     return 0
 
 
@@ -145,10 +145,14 @@ def register_core_commands(
     p.add_argument("-o", "--output", default="demo-output", help="output directory (default demo-output)")
     p.add_argument("--quick", action="store_true", help="a smaller, faster run (for tests)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--config", help="generator config (default: configs/zjets-inn-small.toml)")
+    p.add_argument("-n", "--events", type=_positive_int, help="events to generate (default 100000)")
     p.set_defaults(func=_cmd_demo)
 
     from evgen import train_commands
+    from evgen.studies.ganplify import add_ganplify_command
     from evgen.studies.matchev import add_matchev_command
 
     train_commands.register(subparsers)
     add_matchev_command(groups)
+    add_ganplify_command(groups)
