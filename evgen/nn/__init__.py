@@ -9,6 +9,7 @@ __all__ = [
     "MLP",
     "ConditionalINN",
     "CubicKnots",
+    "LinearFactory",
     "RandomRotation",
     "SplineCoupling",
     "cubic_knots",
@@ -20,7 +21,7 @@ __all__ = [
 
 from evgen.nn.couplings import SplineCoupling
 from evgen.nn.flows import ConditionalINN
-from evgen.nn.mlp import MLP
+from evgen.nn.mlp import MLP, LinearFactory
 from evgen.nn.rotations import RandomRotation, random_orthogonal
 from evgen.nn.splines import (
     CubicKnots,

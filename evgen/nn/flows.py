@@ -115,9 +115,13 @@ class ConditionalINN(nn.Module):
         if self.cond_dim == 0:
             return None
         if c is None:
-            raise InputError(f"this flow is conditional (cond_dim={self.cond_dim}) but no condition was given")
+            raise InputError(
+                f"this flow is conditional (cond_dim={self.cond_dim}) but no condition was given"
+            )
         if c.shape != (x.shape[0], self.cond_dim):
-            raise InputError(f"condition has shape {tuple(c.shape)}; expected ({x.shape[0]}, {self.cond_dim})")
+            raise InputError(
+                f"condition has shape {tuple(c.shape)}; expected ({x.shape[0]}, {self.cond_dim})"
+            )
         return c.to(x.dtype)
 
     def _check(self, x: Tensor, name: str) -> None:
@@ -179,9 +183,7 @@ class ConditionalINN(nn.Module):
             n = c.shape[0]
         if n is None:
             raise InputError("give the conditions c (one event per row) or, for an unconditional flow, n")
-        return torch.randn(
-            n, self.dim, generator=generator, device=parameter.device, dtype=parameter.dtype
-        )
+        return torch.randn(n, self.dim, generator=generator, device=parameter.device, dtype=parameter.dtype)
 
     def sample(
         self,

@@ -7,7 +7,7 @@ __all__ = ["MLP", "LinearFactory"]
 from collections.abc import Callable
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from evgen.errors import ConfigError
 
@@ -74,6 +74,3 @@ class MLP(nn.Sequential):
                     parameter = getattr(modules[-1], name, None)
                     if isinstance(parameter, nn.Parameter):
                         parameter.zero_()
-
-    def forward(self, x: Tensor) -> Tensor:
-        return super().forward(x)

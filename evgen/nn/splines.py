@@ -450,7 +450,11 @@ def rational_quadratic_spline(
     params = params.to(x.dtype)
     bins = (params.shape[-1] + 1) // 3
     transform = MonotonicRQSTransform(
-        params[..., :bins], params[..., bins : 2 * bins], params[..., 2 * bins :], bound=bound, slope=min_slope
+        params[..., :bins],
+        params[..., bins : 2 * bins],
+        params[..., 2 * bins :],
+        bound=bound,
+        slope=min_slope,
     )
     if not inverse:
         return transform.call_and_ladj(x)

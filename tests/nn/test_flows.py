@@ -31,7 +31,9 @@ def _perturbed(flow: ConditionalINN, scale: float = 0.1, seed: int = 0) -> Condi
     return flow
 
 
-def _flow(dim: int = 4, cond_dim: int = 3, spline: str = "cubic", dtype=torch.float64, **kwargs) -> ConditionalINN:
+def _flow(
+    dim: int = 4, cond_dim: int = 3, spline: str = "cubic", dtype=torch.float64, **kwargs
+) -> ConditionalINN:
     torch.manual_seed(0)
     return _perturbed(ConditionalINN(dim, cond_dim, spline=spline, **(SMALL | kwargs))).to(dtype)
 
@@ -63,7 +65,9 @@ def test_log_det_matches_autograd_jacobian(spline):
 @pytest.mark.parametrize("spline", SPLINES)
 def test_extreme_inputs_stay_finite(spline):
     flow = _flow(spline=spline, dtype=torch.float32)
-    x = torch.tensor([[1e6, -1e6, 0.0, 10.0], [-10.0, 10.0, 1e6, -3.0], [0.1, 0.2, 0.3, 0.4]]).requires_grad_(True)
+    x = torch.tensor([[1e6, -1e6, 0.0, 10.0], [-10.0, 10.0, 1e6, -3.0], [0.1, 0.2, 0.3, 0.4]]).requires_grad_(
+        True
+    )
     c = torch.randn(3, 3)
     loss = flow.loss(x, c)
     loss.backward()
@@ -165,7 +169,7 @@ def test_trained_flow_beats_a_gaussian_on_a_ring(spline):
     train, test = _ring(20_000, g), _ring(5_000, g)
     flow = ConditionalINN(2, 0, blocks=4, bins=16, hidden=64, layers=2, bound=3.0, spline=spline)
     optimizer = torch.optim.Adam(flow.parameters(), lr=3e-3)
-    for step in range(300):
+    for _ in range(300):
         batch = train[torch.randint(len(train), (256,), generator=g)]
         optimizer.zero_grad()
         flow.loss(batch).backward()

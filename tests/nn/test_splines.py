@@ -56,7 +56,9 @@ def _steffen_reference(xk: np.ndarray, yk: np.ndarray, d0: float, dk: float) -> 
     h = np.diff(xk)
     s = np.diff(yk) / h
     p = (s[:-1] * h[1:] + s[1:] * h[:-1]) / (h[:-1] + h[1:])
-    inner = (np.sign(s[:-1]) + np.sign(s[1:])) * np.minimum.reduce([np.abs(s[:-1]), np.abs(s[1:]), 0.5 * np.abs(p)])
+    inner = (np.sign(s[:-1]) + np.sign(s[1:])) * np.minimum.reduce(
+        [np.abs(s[:-1]), np.abs(s[1:]), 0.5 * np.abs(p)]
+    )
     return np.concatenate(([d0], inner, [dk]))
 
 
@@ -129,7 +131,9 @@ def test_log_det_is_the_autograd_derivative(spline, inverse):
     (derivative,) = torch.autograd.grad(y.sum(), x)  # elementwise map: the Jacobian is diagonal
     torch.testing.assert_close(log_det, derivative.log(), rtol=0, atol=1e-8)
     head = tuple(p[:12] for p in params)
-    jacobian = torch.autograd.functional.jacobian(lambda v: _forward(spline, v, head, inverse)[0], x[:12].detach())
+    jacobian = torch.autograd.functional.jacobian(
+        lambda v: _forward(spline, v, head, inverse)[0], x[:12].detach()
+    )
     torch.testing.assert_close(log_det[:12].detach(), torch.diagonal(jacobian).log(), rtol=0, atol=1e-8)
 
 
@@ -171,7 +175,10 @@ def test_closed_form_cubic_root_on_hard_cases():
     """Near-quadratic cubics, near-double roots at the bin edges, r at 0 and 1."""
     g = torch.Generator().manual_seed(3)
     n = 40_000
-    d0, d1 = 3 * torch.rand(n, generator=g, dtype=torch.float64), 2 * torch.rand(n, generator=g, dtype=torch.float64)
+    d0, d1 = (
+        3 * torch.rand(n, generator=g, dtype=torch.float64),
+        2 * torch.rand(n, generator=g, dtype=torch.float64),
+    )
     d0[: n // 4] *= 1e-3
     d1[n // 4 : n // 2] *= 1e-3
     near = slice(n // 2, 3 * n // 4)  # a = d0 + d1 - 2 within 1e-8 .. 1 of zero
