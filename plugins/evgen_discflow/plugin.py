@@ -1,5 +1,19 @@
-"""Registers this package's components with evgen (entry point of group ``evgen``)."""
+"""Registers the ``discflow`` generator (entry point of group ``evgen``).
+
+``evgen train discflow`` and ``evgen generate RUN`` come from the generic commands
+(registered by the ``zjets_inn`` plugin); ``evgen reweight`` from ``discriminator``.
+"""
 
 from __future__ import annotations
 
-from evgen.hookspecs import hookimpl  # noqa: F401
+from evgen.hookspecs import hookimpl
+
+__all__ = ["evgen_register_generators"]
+
+
+@hookimpl
+def evgen_register_generators() -> list[type]:
+    """DiscFlow of Precision Enthusiasts, Sec. 3.2."""
+    from evgen_discflow.generator import DiscFlow
+
+    return [DiscFlow]
