@@ -169,9 +169,11 @@ def register_core_commands(
     p.set_defaults(func=_cmd_demo)
 
     from evgen import train_commands
+    from evgen.studies.amplification import add_amplification_command
     from evgen.studies.ganplify import add_ganplify_command
     from evgen.studies.matchev import add_matchev_command
 
     train_commands.register(subparsers)
     add_matchev_command(groups)
     add_ganplify_command(groups)
+    add_amplification_command(groups)

@@ -6,6 +6,9 @@ Importing :mod:`evgen.nn` imports torch; :mod:`evgen` itself does not.
 from __future__ import annotations
 
 __all__ = [
+    "BayesianLinear",
+    "bayesian_factory",
+    "kl_loss",
     "MLP",
     "ConditionalINN",
     "CubicKnots",
@@ -19,6 +22,7 @@ __all__ = [
     "rational_quadratic_spline",
 ]
 
+from evgen.nn.bayesian import BayesianLinear, bayesian_factory, kl_loss
 from evgen.nn.couplings import SplineCoupling
 from evgen.nn.flows import ConditionalINN
 from evgen.nn.mlp import MLP, LinearFactory

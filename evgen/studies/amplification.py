@@ -1,0 +1,614 @@
+r"""Predicted and validated amplification: the three steps of Matchev et al., Sec. 6, on a toy.
+
+Matchev, Roman, Shyamsundar (arXiv:2002.06307, Sec. 6) ask of any claim that
+generated events are worth more than their training sample:
+
+1. **predict** the uncertainty of histograms of a large generated sample from the
+   model alone (no truth, no extra simulation);
+2. **validate** the prediction: generated histograms agree with the truth within it
+   (pulls, :math:`\chi^2`, coverage);
+3. **demonstrate** that the predicted uncertainty is smaller than the training
+   sample's own statistical uncertainty.
+
+This study does all three on a toy with exact truth (camel back by default). For
+each of ``trainings`` independent training samples of ``n_train`` events:
+
+* a Bayesian INN (``toy-binn``) is trained; ``draws`` weight draws
+  :math:`\theta_k` each generate ``n_generated`` events, histogrammed in the toy's
+  equal-probability cells; the generated histogram is the mean over draws
+  (Eq. 18) and its predicted error per cell
+  :math:`\sigma^2 = \sigma_\mathrm{pred}^2(1 + 1/K) + \sigma_\mathrm{stoch}^2/K`
+  (Eq. 19-21, :mod:`evgen.uncertainty`; the :math:`1/K` terms are the finite number of draws);
+* a second method, ``ensemble`` deterministic INNs trained on bootstrap resamples of
+  the training sample: the spread over members is :math:`\sigma_\mathrm{pred}`;
+* the naive error a user gets by treating the generated events as data,
+  :math:`\sqrt{g(1-g)/n_\mathrm{gen}}`, for contrast;
+* the training sample itself with its binomial error, as a calibration check.
+
+Validation pools the pulls :math:`(g_j - 1/N)/\sigma_j` over cells and trainings
+(:mod:`evgen.coverage`). The predicted amplification is
+:math:`A_\mathrm{pred} = \sum_j g_j(1-g_j) / (n_\mathrm{train}\sum_j\sigma_j^2)`: the
+number of true events whose multinomial errors equal the predicted ones, over
+:math:`n_\mathrm{train}`. It is compared with the measured amplification from the
+quantile MSE against the truth (:mod:`evgen.amplification`; the equal-probability
+cells are the same, and the prediction uses them only as bin edges).
+
+Trained models are not kept; each training's histograms are stored under
+``OUTPUT/trainings/`` so an interrupted study resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evgen.errors import ConfigError, InputError
+from evgen.interfaces import Measurement, ToyDataset
+
+__all__ = [
+    "METHODS",
+    "QUICK",
+    "train_and_histogram",
+    "predicted_errors",
+    "run_amplification",
+    "plot_amplification",
+    "add_amplification_command",
+]
+
+#: The uncertainty predictions compared, in report order.
+METHODS = ("binn", "bootstrap", "naive", "training")
+
+#: Settings of ``--quick`` (a CPU smoke run of about a minute).
+QUICK: dict[str, Any] = {
+    "n_train": 500,
+    "trainings": 2,
+    "draws": 8,
+    "ensemble": 3,
+    "n_generated": 20_000,
+    "binn_config": {"training": {"epochs": 60}},
+    "ensemble_config": {"training": {"epochs": 40}},
+}
+
+#: Default ``toy-binn`` options of the study (CPU-sized; see docs/uncertainties.md).
+BINN_DEFAULTS: dict[str, Any] = {
+    "bayesian": True,
+    "log_sigma2_init": -6.0,
+    "net": {"blocks": 2, "bins": 16, "hidden": 16, "layers": 2, "spline": "cubic"},
+    "training": {"epochs": 600, "batch_size": 256, "lr_start": 1e-3, "lr_max": 1e-2},
+}
+#: Default options of the deterministic bootstrap members.
+ENSEMBLE_DEFAULTS: dict[str, Any] = {
+    "bayesian": False,
+    "net": {"blocks": 2, "bins": 16, "hidden": 16, "layers": 2, "spline": "cubic"},
+    "training": {"epochs": 300, "batch_size": 256, "lr_start": 1e-3, "lr_max": 1e-2},
+}
+
+
+def _cell_counts(toy: ToyDataset, points: np.ndarray, n_per_axis: Sequence[int]) -> np.ndarray:
+    from evgen.quantiles import quantile_fractions
+
+    return quantile_fractions(toy, points, n_per_axis).ravel() * len(points)
+
+
+def train_and_histogram(
+    toy: ToyDataset,
+    training: np.ndarray,
+    n_per_axis: Sequence[int],
+    *,
+    draws: int,
+    ensemble: int,
+    n_generated: int,
+    binn_config: Mapping[str, Any],
+    ensemble_config: Mapping[str, Any],
+    seed: int,
+    small_n: int = 100,
+    fine_bins: int = 60,
+) -> dict[str, np.ndarray]:
+    """Train the BINN and the bootstrap ensemble on one training sample; histogram their draws.
+
+    Returns per-draw cell counts: ``binn`` (``draws`` x cells, ``n_generated`` events each),
+    ``bootstrap`` (``ensemble`` x cells) and ``training`` (the training sample's counts); for
+    the Fig. 10 analogue, ``binn_fine`` and ``binn_fine_small``: the same draws histogrammed in
+    ``fine_bins`` equal bins of the first truth coordinate (edges ``fine_edges``, from the
+    training sample) with ``n_generated`` and ``small_n`` events.
+    """
+    from evgen.events import toy_events
+    from evgen.plugins import get_generator
+
+    cls = get_generator("toy-binn")
+    binn = cls({**dict(binn_config), "seed": seed % (2**31)})
+    binn.fit(toy_events(training))
+    coordinate = toy.to_truth_coordinates(training)[:, 0]
+    fine = np.linspace(*np.quantile(coordinate, [0.001, 0.999]), fine_bins + 1)
+    out: dict[str, np.ndarray] = {"training": _cell_counts(toy, training, n_per_axis), "fine_edges": fine}
+    cells, fine_large, fine_small = [], [], []
+    for k in range(draws):
+        points = binn.sample_points(n_generated, seed=seed + k, theta=k)
+        cells.append(_cell_counts(toy, points, n_per_axis))
+        fine_large.append(np.histogram(toy.to_truth_coordinates(points)[:, 0], fine)[0])
+        small = binn.sample_points(small_n, seed=seed + 10_000 + k, theta=k)
+        fine_small.append(np.histogram(toy.to_truth_coordinates(small)[:, 0], fine)[0])
+    out["binn"], out["binn_fine"], out["binn_fine_small"] = (
+        np.stack(cells),
+        np.stack(fine_large),
+        np.stack(fine_small),
+    )
+    out["small_n"] = np.array(small_n)
+    rng = np.random.default_rng(seed)
+    members = []
+    for m in range(ensemble):
+        resample = training[rng.integers(0, len(training), len(training))]
+        member = cls({**dict(ensemble_config), "seed": (seed + 1 + m) % (2**31)})
+        member.fit(toy_events(resample))
+        members.append(
+            _cell_counts(toy, member.sample_points(n_generated, seed=seed + 20_000 + m), n_per_axis)
+        )
+    out["bootstrap"] = np.stack(members)
+    return out
+
+
+def predicted_errors(
+    counts: Mapping[str, np.ndarray], n_generated: int, n_train: int
+) -> dict[str, dict[str, Any]]:
+    r"""Generated histogram (cell fractions) and its predicted error per method, from one training.
+
+    ``binn`` and ``bootstrap``: mean fraction over draws and
+    :math:`\sqrt{\sigma_\mathrm{pred}^2(1 + 1/K) + \sigma_\mathrm{stoch}^2/K}`;
+    ``naive``: the BINN histogram with the errors of ``K * n_generated`` sampled events;
+    ``training``: the training histogram with its binomial errors.
+    """
+    from evgen.uncertainty import band_from_counts
+
+    out: dict[str, dict[str, Any]] = {}
+    for method in ("binn", "bootstrap"):
+        c = np.asarray(counts[method], dtype=np.float64)
+        k = c.shape[0]
+        band = band_from_counts(np.arange(c.shape[1] + 1.0), c, totals=np.full(k, float(n_generated)))
+        sigma = np.sqrt(band.fraction_sigma_pred**2 * (1.0 + 1.0 / k) + band.fraction_sigma_stoch**2 / k)
+        out[method] = {
+            "fractions": band.mean_fraction,
+            "sigma": sigma,
+            "sigma_pred": band.fraction_sigma_pred,
+            "n_events": k * n_generated,
+        }
+    g = out["binn"]["fractions"]
+    n_all = out["binn"]["n_events"]
+    out["naive"] = {"fractions": g, "sigma": np.sqrt(g * (1 - g) / n_all), "n_events": n_all}
+    t = np.asarray(counts["training"], dtype=np.float64) / n_train
+    out["training"] = {
+        "fractions": t,
+        "sigma": np.sqrt(np.maximum(t * (1 - t), 0.0) / n_train),
+        "n_events": n_train,
+    }
+    return out
+
+
+def _predicted_amplification(fractions: np.ndarray, sigma: np.ndarray, n_train: int) -> float:
+    denominator = n_train * float(np.sum(sigma**2))
+    return float(np.sum(fractions * (1 - fractions))) / denominator if denominator > 0 else math.inf
+
+
+def run_amplification(
+    output_dir: str | Path | None,
+    *,
+    toy: str = "camel",
+    n_train: int = 1000,
+    trainings: int = 5,
+    n_per_axis: Sequence[int] | None = None,
+    draws: int = 30,
+    ensemble: int = 5,
+    n_generated: int = 100_000,
+    binn_config: Mapping[str, Any] | None = None,
+    ensemble_config: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    plot: bool = True,
+    resume: bool = True,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Predict, validate and demonstrate the amplification of a Bayesian INN on a toy (Matchev Sec. 6).
+
+    Parameters
+    ----------
+    output_dir
+        Where ``amplification.json``/``.md``, the figures and ``trainings/`` go (None: nothing written,
+        no resuming).
+    toy
+        Registered toy data set (``camel``, ``ring``, ...).
+    n_train
+        Training events per training.
+    trainings
+        Independent training samples (pulls are pooled over them).
+    n_per_axis
+        Equal-probability cells per truth axis (default 20 for 1D, 7 per axis otherwise).
+    draws
+        BINN weight draws :math:`K`.
+    ensemble
+        Bootstrap members (deterministic INNs on resampled training sets).
+    n_generated
+        Events generated per draw or member.
+    binn_config, ensemble_config
+        ``toy-binn`` options merged over :data:`BINN_DEFAULTS` / :data:`ENSEMBLE_DEFAULTS`.
+    seed
+        Seeds training samples, trainings and generation.
+    plot
+        Write the figures (matplotlib, mplhep).
+    resume
+        Reuse per-training results in ``output_dir/trainings`` written with the same settings.
+    progress
+        Show a progress bar over trainings.
+
+    Returns
+    -------
+    dict
+        ``config``, ``validation`` (per method: pull mean/width, χ², coverage of 68 % and 95 %),
+        ``demonstration`` (predicted vs measured amplification), ``per_training`` rows, ``files``.
+    """
+    from tqdm.auto import tqdm
+
+    from evgen.amplification import amplification_summary, equivalent_sample_size
+    from evgen.coverage import pulls, summarize_pulls
+    from evgen.plugins import get_dataset
+    from evgen.quantiles import quantile_mse
+    from evgen.training.config import deep_merge
+
+    dataset = get_dataset(toy)
+    if not isinstance(dataset, ToyDataset):
+        raise ConfigError(f"toy = {toy!r}: not a toy with exact truth (try camel, ring, shell5d, gauss)")
+    if n_per_axis is None:
+        n_per_axis = (20,) if dataset.dim == 1 else (7,) * dataset.dim
+    n_per_axis = tuple(int(k) for k in n_per_axis)
+    n_cells = math.prod(n_per_axis)
+    for name, value, minimum in (
+        ("n_train", n_train, 10),
+        ("trainings", trainings, 1),
+        ("draws", draws, 2),
+        ("ensemble", ensemble, 2),
+        ("n_generated", n_generated, 100),
+    ):
+        if int(value) < minimum:
+            raise ConfigError(f"{name} = {value}: must be at least {minimum}")
+    if n_cells < 2:
+        raise ConfigError(f"n_per_axis = {n_per_axis}: need at least 2 cells")
+    binn_cfg = deep_merge(BINN_DEFAULTS, dict(binn_config or {}))
+    ens_cfg = deep_merge(ENSEMBLE_DEFAULTS, dict(ensemble_config or {}))
+    config = {
+        "toy": toy,
+        "n_train": n_train,
+        "trainings": trainings,
+        "n_per_axis": list(n_per_axis),
+        "n_cells": n_cells,
+        "draws": draws,
+        "ensemble": ensemble,
+        "n_generated": n_generated,
+        "seed": seed,
+        "binn_config": binn_cfg,
+        "ensemble_config": ens_cfg,
+    }
+    store = None if output_dir is None else Path(output_dir) / "trainings"
+    key = json.dumps({k: v for k, v in config.items() if k != "trainings"}, sort_keys=True)
+    seeds = np.random.SeedSequence(seed).spawn(trainings)
+
+    all_counts: list[dict[str, np.ndarray]] = []
+    for r in tqdm(range(trainings), desc="amplification trainings", unit="training", disable=not progress):
+        path = None if store is None else store / f"training_{r:03d}.npz"
+        if resume and path is not None and path.exists():
+            with np.load(path) as saved:
+                if str(saved["key"]) == key:
+                    all_counts.append({k: saved[k] for k in saved.files if k != "key"})
+                    continue
+        rng = np.random.default_rng(seeds[r])
+        sample = dataset.sample(n_train, rng)
+        counts = train_and_histogram(
+            dataset,
+            sample,
+            n_per_axis,
+            draws=draws,
+            ensemble=ensemble,
+            n_generated=n_generated,
+            binn_config=binn_cfg,
+            ensemble_config=ens_cfg,
+            seed=int(seeds[r].generate_state(1)[0] % (2**31)),
+        )
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.stem}.tmp.npz")
+            np.savez(tmp, key=np.array(key), **counts)
+            tmp.replace(path)
+        all_counts.append(counts)
+
+    truth = np.full(n_cells, 1.0 / n_cells)
+    per_method_pulls: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
+    rows: list[dict[str, Any]] = []
+    mse = {m: [] for m in ("binn", "bootstrap")}
+    ratios: dict[str, list[np.ndarray]] = {"binn": [], "bootstrap": []}
+    predictions = []
+    for r, counts in enumerate(all_counts):
+        pred = predicted_errors(counts, n_generated, n_train)
+        predictions.append(pred)
+        row: dict[str, Any] = {"training": r}
+        for m in METHODS:
+            p = pulls(pred[m]["fractions"], truth, pred[m]["sigma"])
+            per_method_pulls[m].append(p)
+        for m in ("binn", "bootstrap"):
+            f, s = pred[m]["fractions"], pred[m]["sigma"]
+            mse[m].append(quantile_mse(f))
+            sigma_train = pred["training"]["sigma"]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratios[m].append(s / sigma_train)
+            row[f"{m}_amplification_predicted"] = _predicted_amplification(f, s, n_train)
+            row[f"{m}_amplification_measured"] = float(equivalent_sample_size(mse[m][-1], n_cells)) / n_train
+            row[f"{m}_chi2"] = float(np.nansum(per_method_pulls[m][-1] ** 2))
+        row["training_chi2"] = float(np.nansum(per_method_pulls["training"][-1] ** 2))
+        rows.append(row)
+
+    validation = {}
+    for m in METHODS:
+        summary = summarize_pulls(np.concatenate(per_method_pulls[m]), constraints=len(all_counts))
+        validation[m] = summary.to_dict()
+    demonstration: dict[str, Any] = {}
+    for m in ("binn", "bootstrap"):
+        predicted = np.array([row[f"{m}_amplification_predicted"] for row in rows])
+        measured = amplification_summary(np.array(mse[m]), n_cells, n_train)
+        ratio = np.concatenate(ratios[m])
+        demonstration[m] = {
+            "amplification_predicted": _mean_spread(predicted),
+            "amplification_measured": Measurement(
+                measured["amplification"], measured["amplification_error_of_mean"]
+            ),
+            "amplification_measured_spread": measured["amplification_spread"],
+            "median_sigma_over_training_error": float(np.nanmedian(ratio)),
+            "predicted_better_than_training": bool(np.nanmedian(ratio) < 1.0),
+        }
+    result: dict[str, Any] = {
+        "config": config,
+        "validation": validation,
+        "demonstration": demonstration,
+        "per_training": rows,
+    }
+    files: list[str] = []
+    if output_dir is not None:
+        from evgen.studies.reporting import write_report
+
+        output_dir = Path(output_dir)
+        if plot:
+            files += [
+                p.name for p in plot_amplification(output_dir, result, all_counts, predictions, dataset)
+            ]
+        paths = write_report(
+            output_dir,
+            "amplification",
+            result,
+            title=f"Predicted and validated amplification on the {toy} toy (Matchev et al. Sec. 6)",
+            description=(
+                f"{trainings} independent trainings on {n_train} true events each; {n_cells} equal-probability "
+                f"cells. BINN: {draws} weight draws x {n_generated} events; bootstrap: {ensemble} deterministic "
+                "INNs on resampled training sets; naive: generated events treated as data; training: the "
+                "training sample with its binomial errors. Pulls (generated - truth)/sigma_predicted are pooled "
+                "over cells and trainings (cells of one histogram are correlated, so binomial errors on the "
+                "coverage are approximate). Predicted amplification: sum g(1-g) / (n_train sum sigma^2); "
+                "measured: quantile MSE against the truth (evgen.amplification)."
+            ),
+        )
+        files += [p.name for p in paths.values()]
+    result["files"] = files
+    return result
+
+
+def _mean_spread(values: np.ndarray) -> Measurement:
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        raise InputError("no finite predicted amplification")
+    return Measurement(float(v.mean()), float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan)
+
+
+def plot_amplification(
+    output_dir: Path,
+    result: Mapping[str, Any],
+    all_counts: Sequence[Mapping[str, np.ndarray]],
+    predictions: Sequence[Mapping[str, Mapping[str, Any]]],
+    toy: ToyDataset,
+) -> list[Path]:
+    """Figures: ``amplification_bands`` (first training), ``amplification_pulls``,
+    ``amplification_sigma_vs_count`` (Fig. 10 analogue) and ``amplification_predicted_vs_measured``."""
+    import matplotlib.pyplot as plt
+    import mplhep as hep
+
+    from evgen.studies.reporting import save_figure
+    from evgen.uncertainty import band_from_counts
+
+    cfg = result["config"]
+    n_cells, n_train, n_gen = cfg["n_cells"], cfg["n_train"], cfg["n_generated"]
+    paths: list[Path] = []
+    colors = {"binn": "tab:blue", "bootstrap": "tab:orange", "naive": "tab:gray", "training": "black"}
+    with plt.style.context(hep.style.ROOT):
+        # relative deviation per cell, first training: the generated histograms with their bands
+        pred = predictions[0]
+        cells = np.arange(n_cells + 1)
+        fig, (ax, ax_rel) = plt.subplots(
+            2, 1, figsize=(9, 8), sharex=True, gridspec_kw={"height_ratios": [2, 1], "hspace": 0.06}
+        )
+        for m in ("binn", "bootstrap"):
+            f, s = pred[m]["fractions"] * n_cells, pred[m]["sigma"] * n_cells
+            ax.stairs(f + s, cells, baseline=f - s, fill=True, alpha=0.3, color=colors[m], label=f"{m} ±σ")
+            ax.stairs(f, cells, color=colors[m])
+        t, ts = pred["training"]["fractions"] * n_cells, pred["training"]["sigma"] * n_cells
+        ax.errorbar(cells[:-1] + 0.5, t, ts, fmt="o", color="black", ms=4, label=f"training ({n_train})")
+        ax.axhline(1.0, color="red", lw=1, label="truth")
+        ax.set_ylabel(r"cell fraction $\times N_\mathrm{cells}$")
+        ax.legend(fontsize=12)
+        for m in ("binn", "bootstrap", "training"):
+            rel = pred[m]["sigma"] / np.maximum(pred[m]["fractions"], 1e-12)
+            ax_rel.stairs(rel, cells, color=colors[m], label=m)
+        ax_rel.set(xlabel="equal-probability cell", ylabel=r"$\sigma/g$")
+        ax_rel.legend(fontsize=10)
+        paths += save_figure(fig, output_dir, "amplification_bands")
+
+        # pulls of all methods, pooled
+        fig, axes = plt.subplots(1, len(METHODS), figsize=(4.5 * len(METHODS), 4.5), sharey=True)
+        edges = np.linspace(-5, 5, 41)
+        grid = np.linspace(-5, 5, 200)
+        for ax, m in zip(axes, METHODS, strict=True):
+            values = np.concatenate(
+                [(p[m]["fractions"] - 1.0 / n_cells) / p[m]["sigma"] for p in predictions]
+            )
+            values = values[np.isfinite(values)]
+            ax.hist(np.clip(values, -4.99, 4.99), edges, density=True, color=colors[m], alpha=0.6)
+            ax.plot(grid, np.exp(-0.5 * grid**2) / math.sqrt(2 * math.pi), "k-", lw=1)
+            v = result["validation"][m]
+            ax.set_title(m, fontsize=14)
+            ax.text(
+                0.03,
+                0.97,
+                f"width {v['pull_width'].value:.2f}\n68%: {v['coverage_68'].value:.2f}\n95%: {v['coverage_95'].value:.2f}",
+                transform=ax.transAxes,
+                va="top",
+                fontsize=11,
+            )
+            ax.set_xlabel("pull")
+        axes[0].set_ylabel("density")
+        paths += save_figure(fig, output_dir, "amplification_pulls")
+
+        # sigma_tot vs count (Fig. 10 analogue), BINN, first training, fine bins of the first coordinate
+        if "binn_fine" in all_counts[0]:
+            first = all_counts[0]
+            fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+            small_n = int(first["small_n"])
+            for ax, key, n in ((axes[0], "binn_fine_small", small_n), (axes[1], "binn_fine", n_gen)):
+                counts = np.asarray(first[key], dtype=np.float64)
+                band = band_from_counts(first["fine_edges"], counts)
+                keep = band.mean > 0
+                ax.loglog(
+                    band.mean[keep], band.sigma_tot[keep], "o", ms=4, label=r"$\sigma_\mathrm{tot}$ per bin"
+                )
+                line = np.geomspace(band.mean[keep].min() * 0.5, band.mean[keep].max() * 2, 50)
+                ax.loglog(line, np.sqrt(line), "k--", lw=1, label="Poisson √n")
+                ax.set(xlabel="events per bin", ylabel=r"$\sigma_\mathrm{tot}$", title=f"{n} events")
+                ax.legend(fontsize=11)
+            paths += save_figure(fig, output_dir, "amplification_sigma_vs_count")
+
+        # predicted vs measured amplification per training
+        fig, ax = plt.subplots(figsize=(6.5, 6))
+        top = 0.0
+        for m in ("binn", "bootstrap"):
+            x = [row[f"{m}_amplification_predicted"] for row in result["per_training"]]
+            y = [row[f"{m}_amplification_measured"] for row in result["per_training"]]
+            ax.plot(x, y, "o", color=colors[m], label=m)
+            top = max(top, *x, *y)
+        ax.plot([0, top * 1.1], [0, top * 1.1], "k--", lw=1)
+        ax.axhline(1.0, color="gray", lw=0.8)
+        ax.set(xlabel="predicted amplification", ylabel="measured amplification (quantile MSE)")
+        ax.legend(fontsize=12)
+        paths += save_figure(fig, output_dir, "amplification_predicted_vs_measured")
+    return paths
+
+
+def _cmd_amplification(args: argparse.Namespace) -> int:
+    settings: dict[str, Any] = dict(QUICK) if args.quick else {}
+    for name in ("n_train", "trainings", "draws", "ensemble", "n_generated"):
+        value = getattr(args, name)
+        if value is not None:
+            settings[name] = value
+    binn_config = dict(settings.pop("binn_config", {}))
+    ensemble_config = dict(settings.pop("ensemble_config", {}))
+    if args.epochs is not None:
+        binn_config = {**binn_config, "training": {**binn_config.get("training", {}), "epochs": args.epochs}}
+    if args.ensemble_epochs is not None:
+        ensemble_config = {
+            **ensemble_config,
+            "training": {**ensemble_config.get("training", {}), "epochs": args.ensemble_epochs},
+        }
+    for option, target in ((args.binn_option, binn_config), (args.ensemble_option, ensemble_config)):
+        for item in option or []:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ConfigError(f"expected KEY=VALUE (e.g. net.hidden=32); got {item!r}")
+            from evgen.training.config import set_dotted
+
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError:
+                parsed = value
+            set_dotted(target, key, parsed)
+    result = run_amplification(
+        args.output,
+        toy=args.toy,
+        n_per_axis=args.cells,
+        binn_config=binn_config,
+        ensemble_config=ensemble_config,
+        seed=args.seed,
+        plot=not args.no_plots,
+        resume=not args.no_resume,
+        progress=True,
+        **settings,
+    )
+    print(f"{'method':>10}  {'pull width':>12}  {'coverage 68%':>14}  {'coverage 95%':>14}  chi2/ndf")
+    for m, v in result["validation"].items():
+        print(
+            f"{m:>10}  {format(v['pull_width'], '.3f'):>12}  {format(v['coverage_68'], '.3f'):>14}"
+            f"  {format(v['coverage_95'], '.3f'):>14}  {v['chi2_per_ndf']:.2f}"
+        )
+    for m, d in result["demonstration"].items():
+        print(
+            f"{m}: predicted amplification {format(d['amplification_predicted'], '.3g')}, "
+            f"measured {format(d['amplification_measured'], '.3g')}"
+        )
+    print(f"report: {Path(args.output) / 'amplification.md'}")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(float(text)) if "e" in text.lower() else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def add_amplification_command(groups: dict[str, argparse._SubParsersAction]) -> None:
+    """Add ``evgen study amplification -o DIR [--toy camel] [--n-train N] [--trainings R] [--quick] ...``."""
+    p = groups["study"].add_parser(
+        "amplification",
+        help="Matchev et al. Sec. 6 on a toy: predict (BINN, bootstrap), validate (pulls, coverage), "
+        "demonstrate (predicted vs measured amplification)",
+        description=run_amplification.__doc__.split("\n")[0] if run_amplification.__doc__ else None,
+    )
+    p.add_argument(
+        "-o", "--output", required=True, help="output directory (report, figures, per-training results)"
+    )
+    p.add_argument("--toy", default="camel", help="registered toy (camel)")
+    p.add_argument("--n-train", type=_positive_int, help="training events per training (1000)")
+    p.add_argument("--trainings", type=_positive_int, help="independent trainings (5)")
+    p.add_argument("--draws", type=_positive_int, help="BINN weight draws (30)")
+    p.add_argument("--ensemble", type=_positive_int, help="bootstrap members (5)")
+    p.add_argument("--n-generated", type=_positive_int, help="events per draw or member (100000)")
+    p.add_argument(
+        "--cells", type=_positive_int, nargs="+", help="equal-probability cells per truth axis (20 in 1D)"
+    )
+    p.add_argument("--epochs", type=_positive_int, help="BINN training epochs (600)")
+    p.add_argument("--ensemble-epochs", type=_positive_int, help="bootstrap-member training epochs (300)")
+    p.add_argument(
+        "--binn-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="toy-binn option (JSON value), e.g. prior_std=0.5",
+    )
+    p.add_argument(
+        "--ensemble-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="bootstrap-member option, e.g. net.hidden=32",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument("--quick", action="store_true", help="a small CPU smoke run (about a minute)")
+    p.add_argument("--no-resume", action="store_true", help="recompute trainings even if stored")
+    p.add_argument("--no-plots", action="store_true", help="write only the JSON and Markdown report")
+    p.set_defaults(func=_cmd_amplification)
