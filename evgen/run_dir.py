@@ -217,6 +217,11 @@ def generate_from_run(
     seed: int | None = None,
     magic: bool = True,
     progress: bool = True,
+    shards: int = 1,
+    shard_index: int | None = None,
+    jobs: int = 1,
+    on_chunk: Callable[[int], object] | None = None,
+    generator: Generator | None = None,
 ) -> Path:
     """Generate ``n`` events from a run directory and stream them to a ROOT file.
 
@@ -231,38 +236,114 @@ def generate_from_run(
     magic
         Apply the inverse magic weights (Eq. 9) when the run was trained with the
         magic transformation; ``False`` gives the smoothed density the network learned.
+    shards, shard_index
+        Split the production of ``n`` events into ``shards`` files
+        (:mod:`evgen.shards`). With ``shard_index``, write only that shard to
+        ``output`` (``seed`` is then required, so that independently run shards
+        belong to one production); without it, write all shards into the
+        directory ``output`` and return its ``fileset.json``.
+    jobs
+        Processes for all shards at once (``shards > 1`` without ``shard_index``).
+    on_chunk
+        Called with the number of events after every written chunk (progress reporting).
+    generator
+        The run's generator when already loaded (saves loading it again).
     """
-    import numpy as np
-    from tqdm.auto import tqdm
+    if shards < 1:
+        raise ConfigError(f"--shards {shards}: must be a positive number of shards")
+    if shard_index is None and shards > 1:
+        from evgen.shards import generate_shards
 
-    from evgen.io import EventWriter
-
+        return generate_shards(
+            run_dir,
+            n,
+            output,
+            shards=shards,
+            jobs=jobs,
+            chunk_size=chunk_size,
+            seed=seed,
+            magic=magic,
+            progress=progress,
+        )
+    if jobs != 1:
+        raise ConfigError("--jobs runs several shards at once: use it with --shards K (and no --shard-index)")
     if n <= 0:
         raise ConfigError(f"-n must be a positive number of events; got {n}")
     if chunk_size <= 0:
         raise ConfigError(f"--chunk-size must be positive; got {chunk_size}")
+    shard = None
+    if shard_index is not None:
+        from evgen.shards import Shard
+
+        if seed is None:
+            raise ConfigError(
+                "--shard-index needs --seed: every shard of a production must be generated with the same seed"
+            )
+        shard = Shard(shard_index, shards, n, seed)
     run = RunDir(run_dir)
-    generator = load_generator(run.path)
+    if generator is None:
+        generator = load_generator(run.path)
     kwargs: dict[str, Any] = {}
     if not magic:
         if "magic" not in inspect.signature(generator.sample).parameters:
             raise ConfigError(f"generator {generator.name!r} has no magic transformation to switch off")
         kwargs["magic"] = False
     if seed is None:
+        import numpy as np
+
         seed = int(np.random.SeedSequence().generate_state(1)[0])
-    n_chunks = -(-n // chunk_size)
+    generation: dict[str, Any] = {"n": n, "seed": seed, "chunk_size": chunk_size, "magic": magic}
+    writer_options: dict[str, int] = {}
+    if shard is None:
+        seeds = _chunk_seeds(seed, -(-n // chunk_size))
+    else:
+        seeds = shard.chunk_seeds(chunk_size)
+        generation.update(n=shard.n, shard=shard.metadata())
+        writer_options = {"first_event": shard.first_event, "luminosity_block": shard.luminosity_block}
     metadata = {
         "generator": run.generator_name(),
         "run_dir": str(run.path.resolve()),
         "config": run.read_config(),
         "provenance": run.read_provenance(),
-        "generation": {"n": n, "seed": seed, "chunk_size": chunk_size, "magic": magic},
+        "generation": generation,
     }
+    _write(
+        generator,
+        generation["n"],
+        output,
+        seeds,
+        chunk_size,
+        kwargs,
+        metadata,
+        writer_options,
+        progress,
+        on_chunk,
+    )
+    return Path(output)
+
+
+def _write(
+    generator: Generator,
+    n: int,
+    output: str | os.PathLike[str],
+    seeds: list[int],
+    chunk_size: int,
+    kwargs: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+    writer_options: Mapping[str, int],
+    progress: bool,
+    on_chunk: Callable[[int], object] | None,
+) -> None:
+    from tqdm.auto import tqdm
+
+    from evgen.io import EventWriter
+
     bar = tqdm(total=n, unit="ev", desc="generate", disable=not progress, dynamic_ncols=True)
-    with EventWriter(output, metadata=metadata) as writer:
-        for i, chunk_seed in enumerate(_chunk_seeds(seed, n_chunks)):
+    with EventWriter(output, metadata=metadata, **writer_options) as writer:
+        for i, chunk_seed in enumerate(seeds):
             m = min(chunk_size, n - i * chunk_size)
             writer.extend(generator.sample(m, seed=chunk_seed, **kwargs))
             bar.update(m)
+            if on_chunk is not None:
+                on_chunk(m)
     bar.close()
-    return Path(output)

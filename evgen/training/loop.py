@@ -11,7 +11,27 @@ batches an :class:`~evgen.training.data.EpochSource` hands out, and
   and batch) and raises :class:`KeyboardInterrupt`; a second Ctrl-C stops at once;
 * stops with :class:`~evgen.errors.TrainingDivergedError` naming the epoch and
   batch when the loss becomes NaN or infinite, leaving the last good checkpoint;
-* shows a tqdm bar with the loss, events/s and the ETA.
+* shows a tqdm bar with the loss, events/s and the ETA;
+* trains data-parallel when started by torchrun (see below).
+
+Data-parallel training
+----------------------
+When a process group with more than one process is initialised
+(:func:`evgen.distributed.setup`, done by ``evgen train`` under torchrun), every
+process builds the same model and the model is wrapped in
+:class:`~torch.nn.parallel.DistributedDataParallel`, which averages gradients
+over processes (NCCL on GPUs, gloo on CPUs). ``config.batch_size`` is the batch
+*per process*: the global batch is ``batch_size × world_size``, and an epoch has
+``len(source) / global batch`` optimiser steps, which is what the schedule counts.
+Every process draws the same epoch from an identically seeded generator and
+trains on its slice of each global batch (:class:`~evgen.training.data.RankBatches`),
+so balanced sources stay balanced; each process scales its loss by its share of
+the global batch (of its weight sum with ``weight_index``), which makes the
+averaged gradient the gradient of the global batch's loss: two processes with
+batch size ``B`` follow a single process with batch size ``2B`` up to rounding.
+Only rank 0 writes checkpoints and shows the bar; checkpoints hold the
+unwrapped model's state and the global batch size, so a run resumes on any number
+of processes with the same global batch (``batch_size × processes``).
 
 >>> trainer = Trainer(model, lambda m, batch: m.loss(*batch), TrainConfig(epochs=10),
 ...                   checkpoint="run/checkpoints/model.pt")     # doctest: +SKIP
@@ -31,10 +51,10 @@ from typing import Any
 
 import torch
 
-from evgen.errors import ConfigError, InputError, TrainingDivergedError
+from evgen.errors import ConfigError, EvgenError, InputError, TrainingDivergedError
 from evgen.run_dir import atomic_write
 from evgen.training.config import TrainConfig, to_dict
-from evgen.training.data import EpochSource, TensorSource
+from evgen.training.data import EpochSource, RankBatches, TensorSource, rank_rows
 from evgen.training.schedules import make_optimizer, make_scheduler
 
 __all__ = ["Trainer", "LossFn", "resolve_device", "load_checkpoint"]
@@ -96,7 +116,16 @@ class Trainer:
         Label of the bar and of error messages.
     on_batch_end, on_epoch_end
         Callbacks receiving a dict (``epoch``, ``batch``, ``loss``, ``trainer``; the
-        epoch record at epoch end). Epochs and batches count from 1.
+        epoch record at epoch end). Epochs and batches count from 1. In
+        data-parallel training they run on every process (``trainer.rank`` tells which).
+    distributed
+        ``None``: train data-parallel when a process group of more than one process
+        is initialised. ``True``: the data-parallel code path even on one process
+        (needs a process group; measures the wrapper's overhead). ``False``: never.
+    weight_index
+        Position of the per-event weight tensor in a batch when the loss is a
+        weighted mean normalised per batch (Eq. 10); lets data-parallel training
+        reproduce the global batch's loss exactly. Ignored on one process.
     """
 
     def __init__(
@@ -113,9 +142,17 @@ class Trainer:
         desc: str = "train",
         on_batch_end: Callable[[dict[str, Any]], None] | None = None,
         on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+        distributed: bool | None = None,
+        weight_index: int | None = None,
     ) -> None:
+        from evgen.distributed import current, rank_device
+
         self.config = config
-        self.device = resolve_device(config.device)
+        self.dist = current(distributed)
+        self.weight_index = weight_index
+        self.device = (
+            resolve_device(config.device) if self.dist is None else rank_device(config.device, self.dist)
+        )
         self.model = model.to(self.device)
         self.loss_fn = loss_fn
         self.seed = int(seed)
@@ -127,16 +164,37 @@ class Trainer:
         )
         for key in ("device", "threads"):  # resuming on another device or thread count is fine
             self.fingerprint["training"].pop(key, None)
+        if self.dist is not None:  # the global batch fixes the run; the number of processes does not
+            self.fingerprint["training"]["batch_size"] = self.global_batch_size
         self.validation = None if validation is None else tuple(validation)
-        self.progress = progress
+        self.progress = progress and self.rank == 0
         self.desc = desc
         self.on_batch_end = on_batch_end
         self.on_epoch_end = on_epoch_end
         self.history: list[dict[str, Any]] = []
         self._stop = False
+        self._ddp: torch.nn.Module | None = None
+
+    @property
+    def rank(self) -> int:
+        """This process's rank (0 on a single process)."""
+        return 0 if self.dist is None else self.dist.rank
+
+    @property
+    def world_size(self) -> int:
+        """Number of data-parallel processes (1 on a single process)."""
+        return 1 if self.dist is None else self.dist.world_size
+
+    @property
+    def global_batch_size(self) -> int:
+        """Events per optimiser step over all processes: ``batch_size × world_size``."""
+        return self.config.batch_size * self.world_size
 
     # -- checkpoints -------------------------------------------------------------
     def _save(self, path: Path, **position: Any) -> None:
+        if self.dist is not None:
+            self._save_distributed(path, position)
+            return
         state = {
             "format": _FORMAT,
             "fingerprint": json.dumps(self.fingerprint, sort_keys=True),
@@ -151,13 +209,47 @@ class Trainer:
         }
         atomic_write(path, lambda tmp: torch.save(state, tmp))
 
-    def _restore(self, path: Path, steps_per_epoch: int) -> dict[str, Any]:
-        state = load_checkpoint(path, self.device)
+    def _save_distributed(self, path: Path, position: Mapping[str, Any]) -> None:
+        """Rank 0 writes; every rank's random state goes in, so a resume on as many processes is exact."""
+        import torch.distributed as dist
+
+        own = {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+        }
+        states: list[Any] = [None] * self.world_size
+        dist.all_gather_object(states, own)
+        if self.rank != 0:
+            return
+        state = {
+            "format": _FORMAT,
+            "fingerprint": json.dumps(self.fingerprint, sort_keys=True),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "generator": self.generator.get_state(),
+            "torch_rng": own["torch"],
+            "cuda_rng": None,
+            "rank_rng": [{k: (None if v is None else v.cpu()) for k, v in s.items()} for s in states],
+            "world_size": self.world_size,
+            "history": self.history,
+            **position,
+        }
+        atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+    def _check(self, path: Path, state: dict[str, Any], steps_per_epoch: int) -> dict[str, Any]:
         saved = json.loads(state["fingerprint"])
         if saved != self.fingerprint:
             diff = _diff(saved, self.fingerprint)
+            hint = ""
+            if saved.get("training", {}).get("batch_size") != self.fingerprint["training"]["batch_size"]:
+                hint = (
+                    f"; training.batch_size here is the global batch (per-process batch_size × processes: "
+                    f"{self.config.batch_size} × {self.world_size} now); to resume on N processes, "
+                    f"set batch_size to {saved.get('training', {}).get('batch_size')} / N"
+                )
             raise ConfigError(
-                f"{path}: checkpoint was written with different settings ({diff}); "
+                f"{path}: checkpoint was written with different settings ({diff}){hint}; "
                 "use a new output directory, or delete the checkpoint to start over"
             )
         if state["steps_per_epoch"] != steps_per_epoch:
@@ -165,21 +257,66 @@ class Trainer:
                 f"{path}: checkpoint has {state['steps_per_epoch']} batches per epoch, this run "
                 f"{steps_per_epoch}: the training data changed; use a new output directory"
             )
+        return state
+
+    def _resume_state(self, steps_per_epoch: int) -> dict[str, Any] | None:
+        """The checkpoint to resume from (checked), or ``None``; rank 0 reads it and sends it to all."""
+        path = self.checkpoint
+        if self.dist is None:
+            if path is None or not path.exists():
+                return None
+            return self._check(path, load_checkpoint(path, self.device), steps_per_epoch)
+        import torch.distributed as dist
+
+        payload: list[Any] = [None]
+        error: BaseException | None = None
+        if self.rank == 0:
+            try:
+                if path is not None and path.exists():
+                    payload = [("state", self._check(path, load_checkpoint(path, "cpu"), steps_per_epoch))]
+                else:
+                    payload = [("none", None)]
+            except Exception as exc:  # every rank must fail, not wait for rank 0
+                error = exc
+                message = exc if isinstance(exc, EvgenError) else f"rank 0: {type(exc).__name__}: {exc}"
+                payload = [("error", str(message), isinstance(exc, ConfigError))]
+        dist.broadcast_object_list(payload, src=0)
+        if error is not None:
+            raise error
+        kind, *rest = payload[0]
+        if kind == "error":
+            raise (ConfigError if rest[1] else InputError)(rest[0])
+        return rest[0] if kind == "state" else None
+
+    def _restore(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"].cpu())
-        if state["cuda_rng"] is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+        self.generator.set_state(state["generator"].cpu())
+        if self.dist is None:
+            torch.set_rng_state(state["torch_rng"].cpu())
+            if state["cuda_rng"] is not None and self.device.type == "cuda":
+                torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+        else:
+            self._restore_rank_rng(state)
         self.history = list(state["history"])
-        return state
+
+    def _restore_rank_rng(self, state: Mapping[str, Any]) -> None:
+        """Each rank's own saved random state; a rank the checkpoint did not have gets a derived seed."""
+        saved = state.get("rank_rng") or [{"torch": state["torch_rng"], "cuda": None}]
+        if self.rank < len(saved):
+            torch.set_rng_state(saved[self.rank]["torch"].cpu())
+            cuda = saved[self.rank]["cuda"]
+            if cuda is not None and self.device.type == "cuda":
+                torch.cuda.set_rng_state(cuda.cpu(), self.device)
+        else:
+            torch.manual_seed(_rank_seed(self.seed, self.rank, state["epoch"], state["batch"]))
 
     # -- signals ----------------------------------------------------------------------
     def _handle_sigint(self, signum: int, frame: Any) -> None:
         if self._stop:  # second Ctrl-C: stop now
             signal.default_int_handler(signum, frame)
-        self._stop = True
+        self._stop = True  # with several processes, all stop at the same batch (see _step_distributed)
 
     # -- the loop -------------------------------------------------------------------
     def fit(self, source: EpochSource | Sequence[torch.Tensor]) -> list[dict[str, Any]]:
@@ -187,7 +324,7 @@ class Trainer:
 
         The history holds one record per epoch: ``epoch``, ``loss`` (mean batch
         loss), ``val_loss`` (if validation data were given), ``lr``, ``seconds``,
-        ``events_per_s``.
+        ``events_per_s`` (over all processes; data-parallel runs add ``processes``).
         """
         from tqdm.auto import tqdm
 
@@ -195,30 +332,43 @@ class Trainer:
             source = TensorSource(*source)
         cfg = self.config
         n_events = len(source)
-        steps = self._steps = math.ceil(n_events / cfg.batch_size)
+        batches = None
+        if self.dist is None:
+            steps = self._steps = math.ceil(n_events / cfg.batch_size)
+        else:
+            batches = RankBatches(source, cfg.batch_size, self.rank, self.world_size, self.weight_index)
+            steps = self._steps = batches.steps
         self.optimizer = make_optimizer(self.model.parameters(), cfg)
         self.scheduler = make_scheduler(self.optimizer, cfg, steps)
         self.generator = torch.Generator().manual_seed(self.seed)
         epoch, batch, epoch_state, running = 0, 0, None, {"loss": 0.0, "batches": 0, "seconds": 0.0}
-        if self.checkpoint is not None and self.checkpoint.exists():
-            state = self._restore(self.checkpoint, steps)
+        state = self._resume_state(steps)
+        if state is not None:
+            self._restore(state)
             epoch, batch = state["epoch"], state["batch"]
             epoch_state, running = state["epoch_generator"], state["running"]
+            if epoch_state is not None:
+                epoch_state = epoch_state.cpu()
         else:
-            torch.manual_seed(self.seed)
+            torch.manual_seed(self.seed if self.rank == 0 else _rank_seed(self.seed, self.rank))
         if epoch >= cfg.epochs:
             return self.history
 
         threads = torch.get_num_threads()
         if cfg.threads is not None:
             torch.set_num_threads(cfg.threads)
-        previous = None
+        previous: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
-            previous = signal.signal(signal.SIGINT, self._handle_sigint)
+            # torchrun stops its workers with SIGTERM: treat it like Ctrl-C on every process
+            for sig in (signal.SIGINT,) if self.dist is None else (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, self._handle_sigint)
         self._stop = False
+        if self.dist is not None:
+            self._ddp = self._wrap()
+        step_events = cfg.batch_size if self.dist is None else self.global_batch_size
         bar = tqdm(
             total=cfg.epochs * n_events,
-            initial=min(epoch * n_events + batch * cfg.batch_size, cfg.epochs * n_events),
+            initial=min(epoch * n_events + batch * step_events, cfg.epochs * n_events),
             unit="ev",
             unit_scale=True,
             desc=self.desc,
@@ -233,15 +383,25 @@ class Trainer:
                     running = {"loss": 0.0, "batches": 0, "seconds": 0.0}
                 else:  # resuming mid-epoch: replay the epoch's draw
                     self.generator.set_state(epoch_state)
-                data = source.epoch(epoch, self.generator)
+                if batches is None:
+                    data = source.epoch(epoch, self.generator)
+                else:
+                    batches.set_epoch(epoch, self.generator)
                 self.model.train()
                 start = time.perf_counter()
                 for b in range(batch, steps):
-                    sl = slice(b * cfg.batch_size, (b + 1) * cfg.batch_size)
-                    loss_value = self._step(tuple(t[sl].to(self.device) for t in data), epoch, b)
+                    if batches is None:
+                        sl = slice(b * cfg.batch_size, (b + 1) * cfg.batch_size)
+                        loss_value = self._step(tuple(t[sl].to(self.device) for t in data), epoch, b)
+                        size = min(cfg.batch_size, n_events - b * cfg.batch_size)
+                    else:
+                        part, share = batches.batch(b)
+                        loss_value, stop = self._step_distributed(
+                            tuple(t.to(self.device) for t in part), share, epoch, b
+                        )
+                        size = batches.global_size(b)
                     running["loss"] += loss_value
                     running["batches"] += 1
-                    size = min(cfg.batch_size, n_events - b * cfg.batch_size)
                     bar.update(size)
                     bar.set_postfix(
                         epoch=f"{epoch + 1}/{cfg.epochs}", loss=f"{running['loss'] / running['batches']:.4g}"
@@ -250,7 +410,8 @@ class Trainer:
                         self.on_batch_end(
                             {"epoch": epoch + 1, "batch": b + 1, "loss": loss_value, "trainer": self}
                         )
-                    if self._stop:
+                    # one process: stop at once; several: where all agreed to (see _step_distributed)
+                    if self._stop if batches is None else stop:
                         running["seconds"] += time.perf_counter() - start
                         self._interrupt(epoch, b + 1, epoch_state, running, bar)
                 running["seconds"] += time.perf_counter() - start
@@ -272,9 +433,17 @@ class Trainer:
         finally:
             bar.close()
             torch.set_num_threads(threads)
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self._ddp = None
         return self.history
+
+    def _wrap(self) -> torch.nn.Module:
+        """The model inside DistributedDataParallel, through a module whose forward is the loss."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(_LossModule(self.model, self.loss_fn), device_ids=ids)
 
     def _step(self, batch: tuple[torch.Tensor, ...], epoch: int, b: int) -> float:
         loss = self.loss_fn(self.model, batch)
@@ -290,6 +459,38 @@ class Trainer:
         self.optimizer.step()
         self.scheduler.step()
         return value
+
+    def _step_distributed(
+        self, batch: tuple[torch.Tensor, ...], share: float, epoch: int, b: int
+    ) -> tuple[float, bool]:
+        """One data-parallel step; returns the global batch's loss and whether any process was interrupted.
+
+        One all-reduce before the backward pass sums ``share × loss`` (the global
+        batch's loss) and the Ctrl-C flags, so every process sees the same loss,
+        stops on the same batch and fails on the same non-finite loss.
+        """
+        import torch.distributed as dist
+
+        loss = self._ddp(*batch)
+        stats = torch.stack(
+            [
+                loss.detach().double() * share,
+                torch.tensor(float(self._stop), dtype=torch.float64, device=loss.device),
+            ]
+        )
+        dist.all_reduce(stats)
+        value, stop = float(stats[0]), bool(stats[1] > 0)
+        if not math.isfinite(value):
+            self._diverged(f"loss is {value}", epoch, b)
+        self.optimizer.zero_grad(set_to_none=True)
+        (loss * (share * self.world_size)).backward()  # DDP averages: Σ_r share_r ∇L_r, the global gradient
+        if self.config.grad_clip is not None:
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+            if not torch.isfinite(norm):
+                self._diverged(f"gradient norm is {float(norm)}", epoch, b)
+        self.optimizer.step()
+        self.scheduler.step()
+        return value, stop
 
     def _diverged(self, what: str, epoch: int, b: int) -> None:
         if self.checkpoint is not None and self.checkpoint.exists():
@@ -318,7 +519,8 @@ class Trainer:
             )
         else:
             msg = f"{self.desc}: interrupted at epoch {epoch + 1}, batch {batch} (no checkpoint file configured)"
-        bar.write(msg)
+        if self.rank == 0:
+            bar.write(msg)
         raise KeyboardInterrupt(msg)
 
     def _epoch_record(self, epoch: int, running: dict, n_events: int) -> dict[str, Any]:
@@ -329,21 +531,58 @@ class Trainer:
             "seconds": running["seconds"],
             "events_per_s": n_events / running["seconds"] if running["seconds"] > 0 else math.nan,
         }
+        if self.dist is not None:
+            record["processes"] = self.world_size
         if self.validation is not None:
             record["val_loss"] = self.evaluate(self.validation)
         return record
 
     @torch.no_grad()
     def evaluate(self, tensors: Sequence[torch.Tensor]) -> float:
-        """Mean loss over ``tensors`` in batches (model in eval mode)."""
+        """Mean loss over ``tensors`` in batches (model in eval mode).
+
+        In data-parallel training every process evaluates its share of the rows
+        and the result is all-reduced: call it on all processes.
+        """
         self.model.eval()
         n = len(tensors[0])
         total = 0.0
-        for start in range(0, n, self.config.batch_size):
-            batch = tuple(t[start : start + self.config.batch_size].to(self.device) for t in tensors)
-            total += float(self.loss_fn(self.model, batch)) * len(batch[0])
+        if self.dist is None:
+            for start in range(0, n, self.config.batch_size):
+                batch = tuple(t[start : start + self.config.batch_size].to(self.device) for t in tensors)
+                total += float(self.loss_fn(self.model, batch)) * len(batch[0])
+            self.model.train()
+            return total / max(n, 1)
+        import torch.distributed as dist
+
+        rows = rank_rows(torch.arange(n), self.rank, self.world_size)
+        for start in range(0, len(rows), self.config.batch_size):
+            index = rows[start : start + self.config.batch_size]
+            batch = tuple(t[index].to(self.device) for t in tensors)
+            total += float(self.loss_fn(self.model, batch)) * len(index)
+        sums = torch.tensor([total, float(len(rows))], dtype=torch.float64, device=self.device)
+        dist.all_reduce(sums)
         self.model.train()
-        return total / max(n, 1)
+        return float(sums[0] / sums[1].clamp(min=1))
+
+
+class _LossModule(torch.nn.Module):
+    """``forward(*batch) = loss_fn(model, batch)``: lets DistributedDataParallel wrap any loss."""
+
+    def __init__(self, model: torch.nn.Module, loss_fn: LossFn) -> None:
+        super().__init__()
+        self.model = model
+        self.loss_fn = loss_fn
+
+    def forward(self, *batch: torch.Tensor) -> torch.Tensor:
+        return self.loss_fn(self.model, batch)
+
+
+def _rank_seed(seed: int, *key: int) -> int:
+    """A torch seed for a rank other than 0 (dropout and the like differ between ranks)."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, *key]).generate_state(1, np.uint64)[0] >> 1)
 
 
 def _diff(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = "") -> str:

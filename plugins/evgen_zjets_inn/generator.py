@@ -246,8 +246,14 @@ class ZJetsINN(Generator):
                 validation=validation,
                 progress=progress,
                 desc=f"zjets-inn {stage}",
+                weight_index=2,  # the Eq. (10) weights: data-parallel runs normalise over the global batch
             )
             self.history[stage] = trainer.fit(source)
+            if trainer.world_size > 1:
+                self.info["distributed"] = {
+                    "processes": trainer.world_size,
+                    "global_batch_size": trainer.global_batch_size,
+                }
         self.model.to("cpu").eval()
         self.device = "cpu"
         self.magic_norm = (
@@ -304,7 +310,12 @@ class ZJetsINN(Generator):
 
         self._check_trained()
         with torch.no_grad():
-            return self.model.log_prob(torch.as_tensor(y, dtype=torch.float32), n).double().numpy()
+            return (
+                self.model.log_prob(torch.as_tensor(y, dtype=torch.float32, device=self.device), n)
+                .double()
+                .cpu()
+                .numpy()
+            )
 
     def log_prob(self, events: ak.Array) -> np.ndarray:
         """``log p(features | n)`` per event, in the feature coordinates (p_T, η, Δφ, m).
@@ -388,7 +399,7 @@ class ZJetsINN(Generator):
         out = np.empty((size, 5 + 4 * k))
         todo = np.arange(size)
         for _ in range(20):
-            y = self.model.sample(k, len(todo), generator).double().numpy()
+            y = self.model.sample(k, len(todo), generator).double().cpu().numpy()
             with np.errstate(over="ignore", invalid="ignore"):
                 x = self.preprocessing.decode_features(y, k)
             ok = np.all(np.isfinite(x), axis=1)
