@@ -12,8 +12,19 @@ __all__ = ["register_core_commands", "load_layout", "split_paths"]
 
 
 def split_paths(values: list[str]) -> list[Path]:
-    """Paths from arguments that may also hold comma-separated lists."""
-    return [Path(p) for v in values for p in v.split(",") if p]
+    """Paths from arguments that may hold comma-separated lists or a ``fileset.json``
+    (as ``evgen generate --shards`` writes it)."""
+    paths: list[Path] = []
+    for value in values:
+        for item in filter(None, value.split(",")):
+            if item.endswith(".json"):
+                from evgen.shards import read_fileset
+
+                base = Path(item).parent
+                paths += [p if p.is_absolute() else base / p for p in map(Path, read_fileset(item))]
+            else:
+                paths.append(Path(item))
+    return paths
 
 
 def load_layout(path: str | None):  # -> Layout | None

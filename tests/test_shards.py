@@ -162,3 +162,22 @@ def test_bad_shard_options_are_one_line_errors(run_dir, tmp_path, capsys):
     assert "--jobs runs several shards" in capsys.readouterr().err
     assert _generate(run_dir, tmp_path / "d", "--shards", "999") == 2
     assert "fill only" in capsys.readouterr().err
+
+
+def test_validate_reads_a_fileset(tmp_path):
+    """`evgen validate REF fileset.json` validates every file a sharded production lists."""
+    import json
+
+    from evgen.cli import main
+    from evgen.io import write_events
+    from evgen.shards import write_fileset
+    from tests.conftest import make_collider_events
+
+    parts = [write_events(tmp_path / f"part{i}.root", make_collider_events(300, seed=60 + i)) for i in range(3)]
+    plain, _ = write_fileset(tmp_path, parts, dataset="test")
+    ref = write_events(tmp_path / "ref.root", make_collider_events(500, seed=70))
+    out = tmp_path / "val"
+    assert main(["validate", str(ref), str(plain), "-o", str(out), "--no-plots", "--bins", "8"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["observables"]
+    assert main(["data", "info", str(plain), "--json"]) == 0
