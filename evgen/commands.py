@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from evgen.cli_types import positive_int as _positive_int
 from evgen.errors import ConfigError, InputError
 
 __all__ = ["register_core_commands", "load_layout", "split_paths"]
@@ -48,16 +49,6 @@ def _step_size(text: str) -> int | str:
     return int(text) if text.strip().isdigit() else text
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def _cmd_info(args: argparse.Namespace) -> int:
     from evgen.summary import format_summary, sample_summary
 
@@ -75,14 +66,27 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         "reference_label": args.reference_label or ref_paths[0].stem,
         "generated_label": args.generated_label or gen_paths[0].stem,
     }
-    common = {"bins": args.bins, "plots": not args.no_plots, "formats": tuple(args.formats.split(",")), **labels}
+    common = {
+        "bins": args.bins,
+        "plots": not args.no_plots,
+        "formats": tuple(args.formats.split(",")),
+        **labels,
+    }
     if args.dask:
         from evgen.validation_dask import validate_dask
 
         if layout is not None or args.max_events or args.consistency:
-            raise ConfigError("--dask reads NanoAOD-style trees in full: drop --branch-map, --max-events, --consistency")
+            raise ConfigError(
+                "--dask reads NanoAOD-style trees in full: drop --branch-map, --max-events, --consistency"
+            )
         summary = validate_dask(
-            ref_paths, gen_paths, args.output, tree=args.tree, scheduler=args.scheduler, step_size=args.step_size, **common
+            ref_paths,
+            gen_paths,
+            args.output,
+            tree=args.tree,
+            scheduler=args.scheduler,
+            step_size=args.step_size,
+            **common,
         )
         n_ref = n_gen = None
     else:
@@ -111,7 +115,9 @@ def _consistency(reference, generated, output: Path, seed: int) -> None:  # noqa
     (output / "consistency.json").write_text(json.dumps(report.to_dict(), indent=2))
     (output / "consistency.md").write_text(report.markdown())
     for n, result in sorted(report.results.items()):
-        print(f"two-sample classifier, {n} jets: AUC {result.auc:.3f} ± {result.auc_error:.3f} (0.5 = indistinguishable)")
+        print(
+            f"two-sample classifier, {n} jets: AUC {result.auc:.3f} ± {result.auc_error:.3f} (0.5 = indistinguishable)"
+        )
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -159,12 +165,19 @@ def register_core_commands(
         help="also train a classifier per multiplicity as a two-sample test (AUC ± bootstrap error)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the consistency classifier (default 0)")
-    p.add_argument("--dask", action="store_true", help="build the histograms with uproot.dask + hist.dask (any size)")
+    p.add_argument(
+        "--dask", action="store_true", help="build the histograms with uproot.dask + hist.dask (any size)"
+    )
     p.add_argument(
         "--scheduler",
         help="with --dask: a distributed scheduler address, or sync/threads/processes (default: local cluster)",
     )
-    p.add_argument("--step-size", type=_step_size, default="100 MB", help="with --dask: partition size (default '100 MB')")
+    p.add_argument(
+        "--step-size",
+        type=_step_size,
+        default="100 MB",
+        help="with --dask: partition size (default '100 MB')",
+    )
     p.add_argument("--reference-label", help="legend label of the reference")
     p.add_argument("--generated-label", help="legend label of the generated sample")
     p.set_defaults(func=_cmd_validate)

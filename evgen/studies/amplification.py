@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from evgen.cli_types import positive_int as _positive_int
 from evgen.errors import ConfigError, InputError
 from evgen.interfaces import Measurement, ToyDataset
 
@@ -561,16 +562,6 @@ def _cmd_amplification(args: argparse.Namespace) -> int:
         )
     print(f"report: {Path(args.output) / 'amplification.md'}")
     return 0
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(float(text)) if "e" in text.lower() else int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def add_amplification_command(groups: dict[str, argparse._SubParsersAction]) -> None:

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from evgen.cli_types import positive_int as _positive_int
 from evgen.errors import ConfigError, InputError
 from evgen.interfaces import Measurement, ToyDataset
 
@@ -554,16 +555,6 @@ def _cmd_ganplify(args: argparse.Namespace) -> int:
         )
     print(f"report: {Path(args.output) / 'ganplify.md'}")
     return 0
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def add_ganplify_command(groups: dict[str, argparse._SubParsersAction]) -> None:

@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from evgen.cli_types import positive_int as _positive_int
 from evgen.errors import ConfigError
 from evgen.interfaces import Measurement
 
@@ -430,13 +431,3 @@ def add_matchev_command(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
     p.add_argument("--no-plots", action="store_true", help="write only the JSON and Markdown report")
     p.set_defaults(func=_cmd_matchev)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value

@@ -8,17 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from evgen.cli_types import positive_int as _positive
+
 __all__ = ["register"]
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(float(text)) if "e" in text.lower() else int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _cmd_bands(args: argparse.Namespace) -> int:

@@ -1,0 +1,18 @@
+"""Argument types shared by every ``evgen`` command (core and plugins)."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["positive_int"]
+
+
+def positive_int(text: str) -> int:
+    """A positive integer; ``1e6`` is accepted for event counts."""
+    try:
+        value = int(float(text)) if "e" in text.lower() else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
