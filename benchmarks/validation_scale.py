@@ -19,7 +19,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +49,9 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "main_mib": hwm(), "worke
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--files", type=int, default=10)
     parser.add_argument("--step", type=int, default=500_000, help="events per dask partition")
@@ -79,19 +80,26 @@ def main() -> None:
         print(f"generated sample: {per_file * args.files} events in {args.files} files, {size:.0f} MiB")
         results = {}
         for mode in ("dask", "memory"):
-            out = subprocess.run([sys.executable, "-c", CHILD, mode, str(ref), str(args.step), *files],
-                                 capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, "-c", CHILD, mode, str(ref), str(args.step), *files],
+                capture_output=True,
+                text=True,
+            )
             if out.returncode:
                 print(out.stderr[-3000:])
                 raise SystemExit(f"{mode} run failed")
             results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
             r = results[mode]
             peak = r["main_mib"] + sum(r["workers_mib"])
-            print(f"{mode:6s}: {r['seconds']:7.1f} s, peak memory {peak:7.0f} MiB "
-                  f"(main {r['main_mib']:.0f}, workers {[round(w) for w in r['workers_mib']]})")
+            print(
+                f"{mode:6s}: {r['seconds']:7.1f} s, peak memory {peak:7.0f} MiB "
+                f"(main {r['main_mib']:.0f}, workers {[round(w) for w in r['workers_mib']]})"
+            )
         d, m = results["dask"], results["memory"]
-        print(f"dask / memory: time {d['seconds'] / m['seconds']:.2f}, "
-              f"peak memory {(d['main_mib'] + sum(d['workers_mib'])) / m['main_mib']:.2f}")
+        print(
+            f"dask / memory: time {d['seconds'] / m['seconds']:.2f}, "
+            f"peak memory {(d['main_mib'] + sum(d['workers_mib'])) / m['main_mib']:.2f}"
+        )
         print("same χ² on both paths:", bool(np.allclose(d["chi2"], m["chi2"], rtol=1e-9)))
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))

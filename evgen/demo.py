@@ -72,7 +72,9 @@ def run_demo(
 
     print(f"\n[1/3] training zjets-inn on {len(events) // 2} events ({config.name})")
     overrides = {"seed": seed, **({"training.epochs": 1} if quick else {})}
-    train_generator("zjets-inn", [train], out / "run", config=config, overrides=overrides, command=["evgen", "demo"])
+    train_generator(
+        "zjets-inn", [train], out / "run", config=config, overrides=overrides, command=["evgen", "demo"]
+    )
 
     n = n_generate or (4000 if quick else 100_000)
     print(f"\n[2/3] generating {n} events")
@@ -81,8 +83,17 @@ def run_demo(
     print("\n[3/3] validating against the independent truth half")
     truth_events, gen_events = read_events(truth), read_events(generated)
     common = {"bins": 20 if quick else 40, "reference_label": "truth (odd events)"}
-    result = validate(truth_events, gen_events, out / "validation", plots=not quick, generated_label="zjets-inn", **common)
-    floor = validate(truth_events, events[0::2], out / "validation-training-sample", plots=False, generated_label="training sample", **common)
+    result = validate(
+        truth_events, gen_events, out / "validation", plots=not quick, generated_label="zjets-inn", **common
+    )
+    floor = validate(
+        truth_events,
+        events[0::2],
+        out / "validation-training-sample",
+        plots=False,
+        generated_label="training sample",
+        **common,
+    )
 
     report = {
         "events_train": len(events) // 2,
@@ -96,8 +107,15 @@ def run_demo(
     print("\nmedian χ²/ndf against the truth half, per jet multiplicity:")
     print("  jets   zjets-inn   training sample")
     for n_jets, value in report["median_chi2_ndf_generated"].items():
-        print(f"  {n_jets:4d}   {value:9.2f}   {report['median_chi2_ndf_training_sample'].get(n_jets, float('nan')):15.2f}")
+        print(
+            f"  {n_jets:4d}   {value:9.2f}   {report['median_chi2_ndf_training_sample'].get(n_jets, float('nan')):15.2f}"
+        )
     worst = sorted(result.results, key=lambda r: -r.comparison.chi2_ndf)[:3]
-    print("worst observables: " + ", ".join(f"{r.name} ({r.multiplicity}j) {r.comparison.chi2_ndf:.1f}" for r in worst))
-    print(f"figures: {out / 'validation'}/validation_{{1,2,3}}j.png; summary: {out / 'validation' / 'summary.md'}")
+    print(
+        "worst observables: "
+        + ", ".join(f"{r.name} ({r.multiplicity}j) {r.comparison.chi2_ndf:.1f}" for r in worst)
+    )
+    print(
+        f"figures: {out / 'validation'}/validation_{{1,2,3}}j.png; summary: {out / 'validation' / 'summary.md'}"
+    )
     return report

@@ -132,7 +132,9 @@ def observable_edges(reference_head: ak.Array, multiplicity: int, bins: int = 40
     }
 
 
-def result_from_histograms(name: str, multiplicity: int, edges: np.ndarray, h_ref: Any, h_gen: Any) -> ObservableResult:
+def result_from_histograms(
+    name: str, multiplicity: int, edges: np.ndarray, h_ref: Any, h_gen: Any
+) -> ObservableResult:
     """Wrap two filled histograms of one observable with their comparison."""
     return ObservableResult(name, multiplicity, edges, h_ref, h_gen, compare_histograms(h_ref, h_gen))
 

@@ -46,7 +46,9 @@ def _import_dask() -> tuple[Any, Any, Any, Any]:
         import hist.dask as hist_dask
         import uproot
     except ImportError as exc:
-        raise ConfigError(f"validation with dask needs the dask extra: pip install 'evgen-hep[dask]' ({exc})") from None
+        raise ConfigError(
+            f"validation with dask needs the dask extra: pip install 'evgen-hep[dask]' ({exc})"
+        ) from None
     return dask, dak, hist_dask, uproot
 
 
@@ -87,7 +89,9 @@ def _partition_multiplicity(raw: ak.Array, weight_branch: str | None) -> ak.Arra
     return ak.zip({"n": ak.num(raw["Jet_pt"], axis=1), "weight": ak.values_astype(weight, np.float64)})
 
 
-def dask_events_observables(paths: Sequence[os.PathLike[str] | str], n: int, tree: str = "Events", step_size: str | int = "100 MB") -> Any:
+def dask_events_observables(
+    paths: Sequence[os.PathLike[str] | str], n: int, tree: str = "Events", step_size: str | int = "100 MB"
+) -> Any:
     """A dask-awkward record array of the validation observables (and weight) of ``n``-jet events."""
     _, dak, _, uproot = _import_dask()
     weight = _weight_branch(paths, tree)
@@ -169,7 +173,9 @@ def validate_dask(
     for n in multiplicities:
         for name, e in edges[n].items():
             summary.results.append(
-                result_from_histograms(name, n, e, filled[("reference", n, name)], filled[("generated", n, name)])
+                result_from_histograms(
+                    name, n, e, filled[("reference", n, name)], filled[("generated", n, name)]
+                )
             )
     if output_dir is not None:
         write_summary(summary, output_dir, plots=plots, formats=formats)
@@ -190,9 +196,13 @@ class _scheduler:
         try:
             from distributed import Client, LocalCluster
         except ImportError as exc:
-            raise ConfigError(f"a dask cluster needs distributed: pip install 'evgen-hep[dask]' ({exc})") from None
+            raise ConfigError(
+                f"a dask cluster needs distributed: pip install 'evgen-hep[dask]' ({exc})"
+            ) from None
         if self.scheduler is None:
-            self.cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+            self.cluster = LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            )
             self.client = Client(self.cluster)
         else:
             try:

@@ -173,7 +173,9 @@ def test_validate_reads_a_fileset(tmp_path):
     from evgen.shards import write_fileset
     from tests.conftest import make_collider_events
 
-    parts = [write_events(tmp_path / f"part{i}.root", make_collider_events(300, seed=60 + i)) for i in range(3)]
+    parts = [
+        write_events(tmp_path / f"part{i}.root", make_collider_events(300, seed=60 + i)) for i in range(3)
+    ]
     plain, _ = write_fileset(tmp_path, parts, dataset="test")
     ref = write_events(tmp_path / "ref.root", make_collider_events(500, seed=70))
     out = tmp_path / "val"

@@ -18,7 +18,10 @@ pytest.importorskip("dask_histogram")
 
 @pytest.fixture
 def two_samples(tmp_path):
-    ref = [write_events(tmp_path / f"ref{i}.root", make_collider_events(700, seed=20 + i, weighted=True)) for i in range(2)]
+    ref = [
+        write_events(tmp_path / f"ref{i}.root", make_collider_events(700, seed=20 + i, weighted=True))
+        for i in range(2)
+    ]
     gen = [write_events(tmp_path / "gen.root", make_collider_events(900, seed=30))]
     return ref, gen
 
@@ -31,7 +34,9 @@ def test_dask_and_in_memory_paths_agree(two_samples):
     with_dask = validate_dask(ref, gen, plots=False, bins=15, scheduler="sync", step_size=250)
     for key in ("reference", "generated"):
         assert with_dask.counts[key] == pytest.approx(in_memory.counts[key], rel=1e-12)
-    assert [(r.multiplicity, r.name) for r in with_dask.results] == [(r.multiplicity, r.name) for r in in_memory.results]
+    assert [(r.multiplicity, r.name) for r in with_dask.results] == [
+        (r.multiplicity, r.name) for r in in_memory.results
+    ]
     for a, b in zip(in_memory.results, with_dask.results, strict=True):
         np.testing.assert_array_equal(a.edges, b.edges)
         np.testing.assert_allclose(b.reference.values(), a.reference.values(), rtol=1e-12)
