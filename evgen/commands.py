@@ -30,18 +30,10 @@ def split_paths(values: list[str]) -> list[Path]:
 
 def load_layout(path: str | None):  # -> Layout | None
     """Read a branch mapping (JSON file) for non-NanoAOD trees."""
-    if path is None:
-        return None
-    from evgen.io import Layout
+    from evgen.io.layout import Layout, read_branch_map
 
-    file = Path(path)
-    if not file.exists():
-        raise InputError(f"{file}: branch-mapping file not found")
-    try:
-        mapping = json.loads(file.read_text())
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{file}: not valid JSON ({exc})") from None
-    return Layout.from_mapping(mapping)
+    mapping = read_branch_map(path)
+    return None if mapping is None else Layout.from_mapping(mapping)
 
 
 def _step_size(text: str) -> int | str:

@@ -17,6 +17,7 @@ import argparse
 import sys
 
 from evgen.cli_types import positive_int as _positive
+from evgen.io.layout import read_branch_map
 
 __all__ = ["register", "cmd_train", "cmd_generate"]
 
@@ -29,23 +30,6 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
     return value
-
-
-def _branch_map(path: str | None) -> dict | None:
-    if path is None:
-        return None
-    import json
-    from pathlib import Path
-
-    from evgen.errors import ConfigError, InputError
-
-    file = Path(path)
-    if not file.exists():
-        raise InputError(f"{file}: branch-mapping file not found")
-    try:
-        return json.loads(file.read_text())
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{file}: not valid JSON ({exc})") from None
 
 
 def _train_argv(args: argparse.Namespace) -> list[str]:
@@ -98,7 +82,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return launch(_train_argv(args), args.nproc)
     overrides = {
         "data.tree": args.tree,
-        "data.layout": _branch_map(args.branch_map),
+        "data.layout": read_branch_map(args.branch_map),
         "training.epochs": args.epochs,
         "training.batch_size": args.batch_size,
         "training.device": args.device,

@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from evgen.errors import ConfigError
+from evgen.errors import ConfigError, InputError
 
-__all__ = ["CollectionLayout", "Layout", "NANOAOD", "WEIGHT_BRANCHES", "EVENT_ID_BRANCHES"]
+__all__ = ["CollectionLayout", "Layout", "NANOAOD", "WEIGHT_BRANCHES", "EVENT_ID_BRANCHES", "read_branch_map"]
 
 #: Weight branches tried in order when a layout names none explicitly.
 WEIGHT_BRANCHES = ("genWeight", "weight")
@@ -107,3 +107,19 @@ NANOAOD = Layout(
         CollectionLayout("Jet", {"pt": "Jet_pt", "eta": "Jet_eta", "phi": "Jet_phi", "mass": "Jet_mass"}),
     ),
 )
+
+
+def read_branch_map(path: str | None) -> dict[str, Any] | None:
+    """The branch mapping in the JSON file ``path`` (None passes through), with clear errors."""
+    if path is None:
+        return None
+    import json
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.exists():
+        raise InputError(f"{file}: branch-mapping file not found")
+    try:
+        return json.loads(file.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{file}: not valid JSON ({exc})") from None
