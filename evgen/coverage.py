@@ -47,10 +47,21 @@ ONE_SIGMA = math.erf(1.0 / math.sqrt(2.0))
 TWO_SIGMA_95 = 0.95
 
 
-def z_for_level(level: float) -> float:
-    """Half-width in standard deviations of the central Gaussian interval holding ``level``."""
+def z_for_level(level: float, dof: float = math.inf) -> float:
+    r"""Half-width in standard deviations of the central interval holding ``level``.
+
+    Gaussian by default. With ``dof`` finite, Student's t with ``dof`` degrees of freedom:
+    the right quantile when :math:`\sigma` is itself estimated from ``dof + 1`` draws or
+    ensemble members (the pull then follows :math:`t_\mathrm{dof}` for Gaussian errors).
+    """
     if not 0 < level < 1:
         raise ConfigError(f"level = {level!r}: must lie in (0, 1)")
+    if not dof > 0:
+        raise ConfigError(f"dof = {dof!r}: must be positive")
+    if math.isfinite(dof):
+        from scipy.stats import t
+
+        return float(t.ppf(0.5 * (1.0 + level), dof))
     from scipy.special import erfinv
 
     return float(math.sqrt(2.0) * erfinv(level))
@@ -81,13 +92,15 @@ def _binomial(k: int, n: int) -> Measurement:
     return Measurement(f, math.sqrt(g * (1.0 - g) / n))
 
 
-def coverage(pull_values: np.ndarray, level: float = ONE_SIGMA) -> Measurement:
-    """Fraction of pulls inside the central Gaussian ``level`` interval, with its binomial error.
+def coverage(pull_values: np.ndarray, level: float = ONE_SIGMA, dof: float = math.inf) -> Measurement:
+    """Fraction of pulls inside the central ``level`` interval, with its binomial error.
 
-    NaN pulls (bins without a predicted error) are ignored.
+    The interval is Gaussian, or Student's t with ``dof`` degrees of freedom when the
+    errors were estimated from ``dof + 1`` draws (:func:`z_for_level`). NaN pulls (bins
+    without a predicted error) are ignored.
     """
     v = _finite(pull_values)
-    return _binomial(int(np.sum(np.abs(v) <= z_for_level(level))), v.size)
+    return _binomial(int(np.sum(np.abs(v) <= z_for_level(level, dof))), v.size)
 
 
 def interval_coverage(truth: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> Measurement:
@@ -145,6 +158,7 @@ class PullSummary:
     chi2: Chi2Result
     coverage_68: Measurement
     coverage_95: Measurement
+    dof: float = math.inf
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -159,13 +173,15 @@ class PullSummary:
             "coverage_68_expected": ONE_SIGMA,
             "coverage_95": self.coverage_95,
             "coverage_95_expected": TWO_SIGMA_95,
+            "interval": "gaussian" if not math.isfinite(self.dof) else f"student-t, {self.dof:g} dof",
         }
 
 
-def summarize_pulls(pull_values: np.ndarray, *, constraints: int = 0) -> PullSummary:
+def summarize_pulls(pull_values: np.ndarray, *, constraints: int = 0, dof: float = math.inf) -> PullSummary:
     r"""Mean and width (standard deviation) of the pulls with their errors, :math:`\chi^2`, coverages.
 
-    The width's error is :math:`s/\sqrt{2(n-1)}`; ``constraints`` as in :func:`chi2_test`.
+    The width's error is :math:`s/\sqrt{2(n-1)}`; ``constraints`` as in :func:`chi2_test`;
+    ``dof`` as in :func:`coverage` (errors estimated from ``dof + 1`` draws: Student-t intervals).
     """
     v = _finite(pull_values)
     n = v.size
@@ -173,4 +189,4 @@ def summarize_pulls(pull_values: np.ndarray, *, constraints: int = 0) -> PullSum
     mean = Measurement(float(np.mean(v)), s / math.sqrt(n) if n > 1 else math.nan)
     width = Measurement(s, s / math.sqrt(2.0 * (n - 1)) if n > 1 else math.nan)
     chi2 = Chi2Result(float(np.sum(v * v)), max(n - int(constraints), 0))
-    return PullSummary(n, mean, width, chi2, coverage(v, ONE_SIGMA), coverage(v, TWO_SIGMA_95))
+    return PullSummary(n, mean, width, chi2, coverage(v, ONE_SIGMA, dof), coverage(v, TWO_SIGMA_95, dof), dof)

@@ -63,3 +63,24 @@ def test_levels_intervals_and_nan_handling():
         coverage([np.nan])
     with pytest.raises(InputError):
         pulls(np.ones(3), np.ones(2), 1.0)
+
+
+def test_student_t_intervals_cover_when_sigma_is_estimated_from_few_members():
+    """σ estimated from K members: pulls follow t_{K-1}; t intervals cover at the nominal level, z ones do not."""
+    rng = np.random.default_rng(7)
+    n, k = 40_000, 6
+    truth = 0.0
+    members = rng.standard_normal((n, k))  # K ensemble members per bin, true spread 1
+    estimate = members.mean(axis=1)
+    sigma = members.std(axis=1, ddof=1) * math.sqrt(1.0 + 1.0 / k)  # error of the mean as a prediction
+    fresh = rng.standard_normal(n)  # the "truth" is one more draw from the same distribution
+    p = pulls(estimate, truth + fresh, sigma)
+    for level in (ONE_SIGMA, 0.95):
+        t_cov = coverage(p, level, dof=k - 1)
+        z_cov = coverage(p, level)
+        assert abs(t_cov.value - level) < 3 * t_cov.error
+        assert z_cov.value < level - 5 * z_cov.error  # a Gaussian interval under-covers
+    assert z_for_level(0.95, dof=5) == pytest.approx(2.570582, rel=1e-6)
+    assert summarize_pulls(p, dof=k - 1).to_dict()["interval"] == "student-t, 5 dof"
+    with pytest.raises(ConfigError):
+        z_for_level(0.68, dof=0)

@@ -40,6 +40,7 @@ __all__ = [
     "bayesian_layers",
     "is_bayesian",
     "kl_divergence",
+    "empirical_kl_divergence",
     "kl_loss",
     "fix_weights",
     "use_map",
@@ -60,6 +61,7 @@ from evgen.nn.mlp import LinearFactory
 
 _MODES = ("sample", "fixed", "map")
 _BIASES = ("bayesian", "deterministic", "none")
+_PRIORS = ("fixed", "empirical")
 
 
 class BayesianLinear(nn.Module):
@@ -76,6 +78,13 @@ class BayesianLinear(nn.Module):
         of arXiv:2104.04543, so training starts close to a deterministic network).
     bias:
         ``"bayesian"`` (default; Gaussian like the weights), ``"deterministic"`` or ``"none"``.
+    prior:
+        ``"fixed"`` (default): the prior width is ``prior_std``. ``"empirical"``: empirical
+        Bayes (type-II maximum likelihood) per layer: the weights and the bias each get the
+        prior width that maximises the evidence lower bound, :math:`s^2 = \langle\sigma^2 +
+        \mu^2\rangle` over the tensor, so the KL term becomes
+        :math:`\tfrac12\sum_k(\log s^2 - \log\sigma_k^2)` (:func:`empirical_kl_divergence`);
+        ``prior_std`` is then unused.
 
     Attributes
     ----------
@@ -100,8 +109,12 @@ class BayesianLinear(nn.Module):
         *,
         log_sigma2_init: float = -9.0,
         bias: str = "bayesian",
+        prior: str = "fixed",
     ) -> None:
         super().__init__()
+        if prior not in _PRIORS:
+            raise ConfigError(f"prior = {prior!r}: expected one of {', '.join(_PRIORS)}")
+        self.prior = prior
         if in_features < 1 or out_features < 1:
             raise ConfigError(f"BayesianLinear needs positive widths; got {in_features} -> {out_features}")
         if not prior_std > 0:
@@ -186,10 +199,16 @@ class BayesianLinear(nn.Module):
         .. math:: \mathrm{KL} = \frac12 \sum_k \Big[\frac{\sigma_k^2 + \mu_k^2}{s^2}
                   - 1 - \log\sigma_k^2 + \log s^2\Big].
         """
-        kl = kl_divergence(self.weight, self.log_sigma2, self.prior_std)
-        if self.bias_log_sigma2 is not None:
-            kl = kl + kl_divergence(self.bias, self.bias_log_sigma2, self.prior_std)
+        divergence = empirical_kl_divergence if self.prior == "empirical" else kl_divergence
+        kl = divergence(self.weight, self.log_sigma2, self.prior_std)
+        if self.bias_log_sigma2 is not None and self.bias is not None:
+            kl = kl + divergence(self.bias, self.bias_log_sigma2, self.prior_std)
         return kl
+
+    def empirical_prior_std(self) -> float:
+        r"""The empirical-Bayes prior width of the weights, :math:`\sqrt{\langle\sigma^2 + \mu^2\rangle}`."""
+        with torch.no_grad():
+            return float((self.sigma2() + self.weight.square()).mean().sqrt())
 
     def _bias_kind(self) -> str:
         if self.bias is None:
@@ -218,8 +237,21 @@ def kl_divergence(mean: Tensor, log_sigma2: Tensor, prior_std: float = 1.0) -> T
     return 0.5 * ((log_sigma2.exp() + mean.square()) / s2 - 1.0 - log_sigma2 + log_s2).sum()
 
 
+def empirical_kl_divergence(mean: Tensor, log_sigma2: Tensor, prior_std: float = 1.0) -> Tensor:
+    r"""KL to the Gaussian prior whose width maximises the ELBO (empirical Bayes), summed over all elements.
+
+    Minimising :func:`kl_divergence` over :math:`s^2` gives :math:`s^2 = \langle\sigma^2 +
+    \mu^2\rangle` (the mean over the tensor) and
+    :math:`\mathrm{KL} = \tfrac12\sum_k(\log s^2 - \log\sigma_k^2)`; gradients flow through
+    :math:`s^2` (the profile of the ELBO). ``prior_std`` is ignored (same signature as
+    :func:`kl_divergence`).
+    """
+    s2 = (log_sigma2.exp() + mean.square()).mean()
+    return 0.5 * (s2.log() - log_sigma2).sum()
+
+
 def bayesian_factory(
-    prior_std: float = 1.0, *, log_sigma2_init: float = -9.0, bias: str = "bayesian"
+    prior_std: float = 1.0, *, log_sigma2_init: float = -9.0, bias: str = "bayesian", prior: str = "fixed"
 ) -> LinearFactory:
     """A ``linear_factory(in, out)`` building :class:`BayesianLinear` layers (for :class:`~evgen.nn.ConditionalINN`).
 
@@ -230,10 +262,12 @@ def bayesian_factory(
     """
     if not prior_std > 0:
         raise ConfigError(f"prior_std = {prior_std!r}: must be positive")
+    if prior not in _PRIORS:
+        raise ConfigError(f"prior = {prior!r}: expected one of {', '.join(_PRIORS)}")
 
     def factory(in_features: int, out_features: int) -> BayesianLinear:
         return BayesianLinear(
-            in_features, out_features, prior_std, log_sigma2_init=log_sigma2_init, bias=bias
+            in_features, out_features, prior_std, log_sigma2_init=log_sigma2_init, bias=bias, prior=prior
         )
 
     return factory

@@ -21,12 +21,17 @@ each of ``trainings`` independent training samples of ``n_train`` events:
   (Eq. 19-21, :mod:`evgen.uncertainty`; the :math:`1/K` terms are the finite number of draws);
 * a second method, ``ensemble`` deterministic INNs trained on bootstrap resamples of
   the training sample: the spread over members is :math:`\sigma_\mathrm{pred}`;
+* for contrast, a deep ensemble: ``ensemble`` deterministic INNs trained on the *same*
+  training sample with different seeds: their spread sees only the training noise, not
+  the fluctuation of the training sample;
 * the naive error a user gets by treating the generated events as data,
   :math:`\sqrt{g(1-g)/n_\mathrm{gen}}`, for contrast;
 * the training sample itself with its binomial error, as a calibration check.
 
 Validation pools the pulls :math:`(g_j - 1/N)/\sigma_j` over cells and trainings
-(:mod:`evgen.coverage`). The predicted amplification is
+(:mod:`evgen.coverage`). An error estimated from :math:`K` draws or members is itself
+uncertain, so the 68 % and 95 % intervals of the BINN and the ensembles are Student-t
+intervals with :math:`K - 1` degrees of freedom (for :math:`K = 8`: ±1.08σ and ±2.36σ). The predicted amplification is
 :math:`A_\mathrm{pred} = \sum_j g_j(1-g_j) / (n_\mathrm{train}\sum_j\sigma_j^2)`: the
 number of true events whose multinomial errors equal the predicted ones, over
 :math:`n_\mathrm{train}`. It is compared with the measured amplification from the
@@ -63,7 +68,9 @@ __all__ = [
 ]
 
 #: The uncertainty predictions compared, in report order.
-METHODS = ("binn", "bootstrap", "naive", "training")
+METHODS = ("binn", "bootstrap", "ensemble", "naive", "training")
+#: The methods that predict an uncertainty from the model alone.
+PREDICTING = ("binn", "bootstrap", "ensemble")
 
 #: Settings of ``--quick`` (a CPU smoke run of about a minute).
 QUICK: dict[str, Any] = {
@@ -151,6 +158,14 @@ def train_and_histogram(
             _cell_counts(toy, member.sample_points(n_generated, seed=seed + 20_000 + m), n_per_axis)
         )
     out["bootstrap"] = np.stack(members)
+    seeded = []
+    for m in range(ensemble):
+        member = cls({**dict(ensemble_config), "seed": (seed + 101 + m) % (2**31)})
+        member.fit(toy_events(training))
+        seeded.append(
+            _cell_counts(toy, member.sample_points(n_generated, seed=seed + 30_000 + m), n_per_axis)
+        )
+    out["ensemble"] = np.stack(seeded)
     return out
 
 
@@ -159,15 +174,17 @@ def predicted_errors(
 ) -> dict[str, dict[str, Any]]:
     r"""Generated histogram (cell fractions) and its predicted error per method, from one training.
 
-    ``binn`` and ``bootstrap``: mean fraction over draws and
-    :math:`\sqrt{\sigma_\mathrm{pred}^2(1 + 1/K) + \sigma_\mathrm{stoch}^2/K}`;
+    ``binn``, ``bootstrap`` and ``ensemble``: mean fraction over draws (members) and
+    :math:`\sqrt{\sigma_\mathrm{pred}^2(1 + 1/K) + \sigma_\mathrm{stoch}^2/K}`, with ``dof`` = K - 1;
     ``naive``: the BINN histogram with the errors of ``K * n_generated`` sampled events;
     ``training``: the training histogram with its binomial errors.
     """
     from evgen.uncertainty import band_from_counts
 
     out: dict[str, dict[str, Any]] = {}
-    for method in ("binn", "bootstrap"):
+    for method in PREDICTING:
+        if method not in counts:
+            continue
         c = np.asarray(counts[method], dtype=np.float64)
         k = c.shape[0]
         band = band_from_counts(np.arange(c.shape[1] + 1.0), c, totals=np.full(k, float(n_generated)))
@@ -177,15 +194,17 @@ def predicted_errors(
             "sigma": sigma,
             "sigma_pred": band.fraction_sigma_pred,
             "n_events": k * n_generated,
+            "dof": k - 1,
         }
     g = out["binn"]["fractions"]
     n_all = out["binn"]["n_events"]
-    out["naive"] = {"fractions": g, "sigma": np.sqrt(g * (1 - g) / n_all), "n_events": n_all}
+    out["naive"] = {"fractions": g, "sigma": np.sqrt(g * (1 - g) / n_all), "n_events": n_all, "dof": math.inf}
     t = np.asarray(counts["training"], dtype=np.float64) / n_train
     out["training"] = {
         "fractions": t,
         "sigma": np.sqrt(np.maximum(t * (1 - t), 0.0) / n_train),
         "n_events": n_train,
+        "dof": math.inf,
     }
     return out
 
@@ -200,10 +219,10 @@ def run_amplification(
     *,
     toy: str = "camel",
     n_train: int = 1000,
-    trainings: int = 5,
+    trainings: int = 10,
     n_per_axis: Sequence[int] | None = None,
     draws: int = 30,
-    ensemble: int = 5,
+    ensemble: int = 8,
     n_generated: int = 100_000,
     binn_config: Mapping[str, Any] | None = None,
     ensemble_config: Mapping[str, Any] | None = None,
@@ -230,7 +249,8 @@ def run_amplification(
     draws
         BINN weight draws :math:`K`.
     ensemble
-        Bootstrap members (deterministic INNs on resampled training sets).
+        Members of the bootstrap (deterministic INNs on resampled training sets) and of the deep
+        ensemble (the same training set, other seeds).
     n_generated
         Events generated per draw or member.
     binn_config, ensemble_config
@@ -326,17 +346,21 @@ def run_amplification(
     truth = np.full(n_cells, 1.0 / n_cells)
     per_method_pulls: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
     rows: list[dict[str, Any]] = []
-    mse = {m: [] for m in ("binn", "bootstrap")}
-    ratios: dict[str, list[np.ndarray]] = {"binn": [], "bootstrap": []}
+    methods = [m for m in METHODS if m in all_counts[0] or m == "naive"]
+    predicting = [m for m in PREDICTING if m in methods]
+    mse: dict[str, list[float]] = {m: [] for m in predicting}
+    ratios: dict[str, list[np.ndarray]] = {m: [] for m in predicting}
+    dof: dict[str, float] = {}
     predictions = []
     for r, counts in enumerate(all_counts):
         pred = predicted_errors(counts, n_generated, n_train)
         predictions.append(pred)
         row: dict[str, Any] = {"training": r}
-        for m in METHODS:
+        for m in methods:
             p = pulls(pred[m]["fractions"], truth, pred[m]["sigma"])
             per_method_pulls[m].append(p)
-        for m in ("binn", "bootstrap"):
+            dof[m] = pred[m]["dof"]
+        for m in predicting:
             f, s = pred[m]["fractions"], pred[m]["sigma"]
             mse[m].append(quantile_mse(f))
             sigma_train = pred["training"]["sigma"]
@@ -349,19 +373,26 @@ def run_amplification(
         rows.append(row)
 
     validation = {}
-    for m in METHODS:
-        summary = summarize_pulls(np.concatenate(per_method_pulls[m]), constraints=len(all_counts))
+    for m in methods:
+        summary = summarize_pulls(
+            np.concatenate(per_method_pulls[m]), constraints=len(all_counts), dof=dof[m]
+        )
         validation[m] = summary.to_dict()
     demonstration: dict[str, Any] = {}
-    for m in ("binn", "bootstrap"):
+    for m in predicting:
         predicted = np.array([row[f"{m}_amplification_predicted"] for row in rows])
         measured = amplification_summary(np.array(mse[m]), n_cells, n_train)
         ratio = np.concatenate(ratios[m])
+        a_pred = _mean_spread(predicted)
+        a_meas = Measurement(measured["amplification"], measured["amplification_error_of_mean"])
+        combined = math.hypot(a_pred.error, a_meas.error)
         demonstration[m] = {
-            "amplification_predicted": _mean_spread(predicted),
-            "amplification_measured": Measurement(
-                measured["amplification"], measured["amplification_error_of_mean"]
-            ),
+            "amplification_predicted": a_pred,
+            "amplification_measured": a_meas,
+            "predicted_minus_measured_in_sigma": (a_pred.value - a_meas.value) / combined
+            if combined > 0
+            else math.nan,
+            "predicted_within_measured_error": bool(abs(a_pred.value - a_meas.value) <= a_meas.error),
             "amplification_measured_spread": measured["amplification_spread"],
             "median_sigma_over_training_error": float(np.nanmedian(ratio)),
             "predicted_better_than_training": bool(np.nanmedian(ratio) < 1.0),
@@ -427,7 +458,14 @@ def plot_amplification(
     cfg = result["config"]
     n_cells, n_train, n_gen = cfg["n_cells"], cfg["n_train"], cfg["n_generated"]
     paths: list[Path] = []
-    colors = {"binn": "tab:blue", "bootstrap": "tab:orange", "naive": "tab:gray", "training": "black"}
+    colors = {
+        "binn": "tab:blue",
+        "bootstrap": "tab:orange",
+        "ensemble": "tab:green",
+        "naive": "tab:gray",
+        "training": "black",
+    }
+    methods = list(result["validation"])
     with plt.style.context(hep.style.ROOT):
         # relative deviation per cell, first training: the generated histograms with their bands
         pred = predictions[0]
@@ -452,10 +490,10 @@ def plot_amplification(
         paths += save_figure(fig, output_dir, "amplification_bands")
 
         # pulls of all methods, pooled
-        fig, axes = plt.subplots(1, len(METHODS), figsize=(4.5 * len(METHODS), 4.5), sharey=True)
+        fig, axes = plt.subplots(1, len(methods), figsize=(4.5 * len(methods), 4.5), sharey=True)
         edges = np.linspace(-5, 5, 41)
         grid = np.linspace(-5, 5, 200)
-        for ax, m in zip(axes, METHODS, strict=True):
+        for ax, m in zip(axes, methods, strict=True):
             values = np.concatenate(
                 [(p[m]["fractions"] - 1.0 / n_cells) / p[m]["sigma"] for p in predictions]
             )
@@ -497,7 +535,7 @@ def plot_amplification(
         # predicted vs measured amplification per training
         fig, ax = plt.subplots(figsize=(6.5, 6))
         top = 0.0
-        for m in ("binn", "bootstrap"):
+        for m in result["demonstration"]:
             x = [row[f"{m}_amplification_predicted"] for row in result["per_training"]]
             y = [row[f"{m}_amplification_measured"] for row in result["per_training"]]
             ax.plot(x, y, "o", color=colors[m], label=m)
@@ -577,9 +615,11 @@ def add_amplification_command(groups: dict[str, argparse._SubParsersAction]) -> 
     )
     p.add_argument("--toy", default="camel", help="registered toy (camel)")
     p.add_argument("--n-train", type=_positive_int, help="training events per training (1000)")
-    p.add_argument("--trainings", type=_positive_int, help="independent trainings (5)")
+    p.add_argument("--trainings", type=_positive_int, help="independent trainings (10)")
     p.add_argument("--draws", type=_positive_int, help="BINN weight draws (30)")
-    p.add_argument("--ensemble", type=_positive_int, help="bootstrap members (5)")
+    p.add_argument(
+        "--ensemble", type=_positive_int, help="members of the bootstrap and of the deep ensemble (8)"
+    )
     p.add_argument("--n-generated", type=_positive_int, help="events per draw or member (100000)")
     p.add_argument(
         "--cells", type=_positive_int, nargs="+", help="equal-probability cells per truth axis (20 in 1D)"

@@ -29,6 +29,9 @@ class BayesConfig:
     ----------
     prior_std
         Width of the Gaussian weight prior.
+    prior
+        ``"fixed"`` (width ``prior_std``) or ``"empirical"`` (each layer's width fitted by
+        empirical Bayes, :class:`evgen.nn.bayesian.BayesianLinear`).
     log_sigma2_init
         Initial log-variance of every weight.
     bias
@@ -40,6 +43,7 @@ class BayesConfig:
     """
 
     prior_std: float = 1.0
+    prior: str = "fixed"
     log_sigma2_init: float = -9.0
     bias: str = "bayesian"
     kl_weight: float = 1.0
@@ -48,6 +52,8 @@ class BayesConfig:
     def __post_init__(self) -> None:
         if not self.prior_std > 0:
             raise invalid("prior_std", self.prior_std, "must be positive")
+        if self.prior not in ("fixed", "empirical"):
+            raise invalid("prior", self.prior, "expected 'fixed' or 'empirical'")
         if self.bias not in ("bayesian", "deterministic"):
             raise invalid("bias", self.bias, "expected 'bayesian' or 'deterministic'")
         if self.kl_weight < 0:

@@ -91,7 +91,9 @@ class ToyBINN(Generator):
 
         cfg, net = self.config, self.config.net
         factory = (
-            bayesian_factory(cfg.prior_std, log_sigma2_init=cfg.log_sigma2_init, bias=cfg.bias)
+            bayesian_factory(
+                cfg.prior_std, log_sigma2_init=cfg.log_sigma2_init, bias=cfg.bias, prior=cfg.prior
+            )
             if cfg.bayesian
             else None
         )

@@ -55,6 +55,9 @@ class ToyBINNConfig:
         deterministic INN (used for deep ensembles and bootstraps).
     prior_std
         Width of the Gaussian weight prior.
+    prior
+        ``"fixed"`` (width ``prior_std``) or ``"empirical"`` (each layer's prior width fitted
+        by empirical Bayes, :class:`evgen.nn.bayesian.BayesianLinear`).
     log_sigma2_init
         Initial log-variance of every weight.
     kl_weight
@@ -66,6 +69,7 @@ class ToyBINNConfig:
     seed: int = 0
     bayesian: bool = True
     prior_std: float = 1.0
+    prior: str = "fixed"
     log_sigma2_init: float = -9.0
     kl_weight: float = 1.0
     bias: str = "bayesian"
@@ -77,6 +81,8 @@ class ToyBINNConfig:
             raise invalid("seed", self.seed, "must be a non-negative integer")
         if not self.prior_std > 0:
             raise invalid("prior_std", self.prior_std, "must be positive")
+        if self.prior not in ("fixed", "empirical"):
+            raise invalid("prior", self.prior, "expected 'fixed' or 'empirical'")
         if self.bias not in ("bayesian", "deterministic"):
             raise invalid("bias", self.bias, "expected 'bayesian' or 'deterministic'")
         if self.kl_weight < 0:

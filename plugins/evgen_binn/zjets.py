@@ -234,7 +234,7 @@ class ZJetsBINN(ZJetsINN):
     def build_model(self) -> BayesianChainedINN:
         """The Bayesian chained networks of this config (fixed rotations from the seed)."""
         b = self.config.bayes
-        factory = bayesian_factory(b.prior_std, log_sigma2_init=b.log_sigma2_init, bias=b.bias)
+        factory = bayesian_factory(b.prior_std, log_sigma2_init=b.log_sigma2_init, bias=b.bias, prior=b.prior)
         extra = 1 if self.config.augmentation.enabled else 0
         return BayesianChainedINN(
             self.config.base,

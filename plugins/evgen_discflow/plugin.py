@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import argparse
+
 from evgen.hookspecs import hookimpl
 
-__all__ = ["evgen_register_generators"]
+__all__ = ["evgen_register_generators", "evgen_register_commands"]
 
 
 @hookimpl
@@ -17,3 +19,13 @@ def evgen_register_generators() -> list[type]:
     from evgen_discflow.generator import DiscFlow
 
     return [DiscFlow]
+
+
+@hookimpl
+def evgen_register_commands(
+    subparsers: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]
+) -> None:
+    """``evgen discflow study``."""
+    from evgen_discflow.commands import register
+
+    register(subparsers)

@@ -182,3 +182,28 @@ def test_bad_options_fail_clearly():
         BayesianLinear(2, 2, bias="maybe")
     with pytest.raises(ConfigError, match="prior_std"):
         bayesian_factory(-1.0)
+
+
+def test_empirical_prior_kl_is_the_minimum_over_the_prior_width():
+    """Empirical Bayes: the KL at the ELBO-optimal width s² = <σ² + μ²>, and no other width gives less."""
+    from evgen.nn.bayesian import empirical_kl_divergence, kl_divergence
+
+    g = torch.Generator().manual_seed(3)
+    mean = 0.3 * torch.randn(40, 7, generator=g, dtype=torch.float64)
+    log_sigma2 = -4.0 + torch.randn(40, 7, generator=g, dtype=torch.float64)
+    best = float((log_sigma2.exp() + mean.square()).mean().sqrt())
+    kl = empirical_kl_divergence(mean, log_sigma2)
+    assert float(kl) == pytest.approx(float(kl_divergence(mean, log_sigma2, best)), rel=1e-12)
+    for s in (0.5 * best, 0.9 * best, 1.1 * best, 3.0 * best):
+        assert float(kl) < float(kl_divergence(mean, log_sigma2, s))
+    layer = BayesianLinear(5, 3, prior="empirical", log_sigma2_init=-6.0)
+    with torch.no_grad():
+        manual = empirical_kl_divergence(layer.weight, layer.log_sigma2) + empirical_kl_divergence(
+            layer.bias, layer.bias_log_sigma2
+        )
+        assert float(layer.kl()) == pytest.approx(float(manual))
+        assert layer.empirical_prior_std() == pytest.approx(
+            float((layer.sigma2() + layer.weight.square()).mean().sqrt())
+        )
+    with pytest.raises(ConfigError):
+        BayesianLinear(5, 3, prior="hierarchical")

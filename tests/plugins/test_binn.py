@@ -210,7 +210,8 @@ def test_amplification_study_runs_resumes_and_separates_methods(tmp_path):
     )
     result = run_amplification(tmp_path, **settings)
     v = result["validation"]
-    assert set(v) == {"binn", "bootstrap", "naive", "training"}
+    assert set(v) == {"binn", "bootstrap", "ensemble", "naive", "training"}
+    assert v["bootstrap"]["interval"] == "student-t, 1 dof" and v["training"]["interval"] == "gaussian"
     assert v["naive"]["coverage_68"].value < 0.3  # generated events treated as data: far too small errors
     assert v["binn"]["n_pulls"] == 2 * 20
     d = result["demonstration"]["binn"]

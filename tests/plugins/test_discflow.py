@@ -172,3 +172,56 @@ def test_init_from_and_resume_reproduce_an_uninterrupted_run(trained, events, tm
         DiscFlow(changed).fit(events, run_dir=tmp_path / "resumed", progress=False)
     with pytest.raises(InputError, match="not a run directory"):
         DiscFlow({**options, "discflow": {**options["discflow"], "init_from": str(tmp_path)}}).fit(events)
+
+
+def test_discflow_study_on_independent_truth(events, tmp_path):
+    """The study: training half vs truth half is indistinguishable, reweighting a poor INN lowers its AUC,
+    the target ratios are χ²/ndf over the training sample's, and a rerun reuses every stored step."""
+    from evgen_discflow.study import key_observables, run_discflow_study
+
+    from evgen.io import write_events
+
+    train, truth = tmp_path / "train.root", tmp_path / "truth.root"
+    write_events(train, events[0::2])
+    write_events(truth, events[1::2])
+    inn = get_generator("zjets-inn")({k: TINY[k] for k in ("base", "jets", "training", "data")})
+    inn.fit(read_events(train), run_dir=tmp_path / "inn", progress=False)
+    inn.save(tmp_path / "inn")
+    classifier = {"layers": 3, "hidden": 64, "epochs": 15, "batch_size": 256, "lr": 2e-3}
+    options = dict(
+        discflow_config={**TINY, "discflow": {**TINY["discflow"], "epochs": 1}},
+        reweighter_config={"classifier": classifier, "min_events": 20},
+        test_classifier=classifier,
+        n_generated=3000,
+        progress=False,
+    )
+    result = run_discflow_study([train], [truth], tmp_path / "inn", tmp_path / "study", **options)
+
+    auc = {row["sample"]: row for row in result["auc"]}
+    assert set(auc) == {"training", "inn", "inn+rw", "discflow", "discflow+rw"}
+    for n in ("1 jets", "2 jets"):  # two halves of one sample: a fresh classifier cannot tell them apart
+        assert abs(auc["training"][n].value - 0.5) < 4 * auc["training"][n].error + 0.02
+    assert auc["inn"]["1 jets"].value > 0.6  # a one-epoch INN is easy to spot ...
+    assert auc["inn+rw"]["1 jets"].value < auc["inn"]["1 jets"].value - 0.03  # ... less so once reweighted
+
+    key = result["chi2_key_observables"]
+    assert {(r["jets"], r["observable"]) for r in key} == {
+        (n, name) for n in (1, 2, 3) for name in key_observables(n)
+    }
+    assert key_observables(3) == ["m_mumu", "dR_j1j2", "dR_j1j3", "dR_j2j3"]
+    for r in key:
+        assert r["inn/training"] == pytest.approx(r["inn"] / r["training"])
+    worst = {t["sample"]: t["worst_key_chi2_ratio_to_training"] for t in result["targets"]}
+    assert worst["inn"] == pytest.approx(max(r["inn/training"] for r in key))
+    assert (tmp_path / "study" / "discflow_study.md").exists()
+    assert (tmp_path / "study" / "inn.root").exists() and (tmp_path / "study" / "discflow.root").exists()
+
+    again = run_discflow_study([train], [truth], tmp_path / "inn", tmp_path / "study", **options)
+    assert again["auc"] == result["auc"] and again["chi2"] == result["chi2"]
+
+
+def test_discflow_study_rejects_a_missing_inn_run(tmp_path):
+    from evgen_discflow.study import run_discflow_study
+
+    with pytest.raises(InputError, match="not a run directory"):
+        run_discflow_study(["a.root"], ["b.root"], tmp_path / "nothing", tmp_path / "out")
