@@ -45,6 +45,7 @@ def _train_argv(args: argparse.Namespace) -> list[str]:
         "--max-events": args.max_events,
         "--tree": args.tree,
         "--branch-map": args.branch_map,
+        "--bootstrap": args.bootstrap,
     }
     for flag, value in options.items():
         if value is not None:
@@ -91,7 +92,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         "data.drop_invalid": True if args.drop_invalid else None,
         "data.max_events": args.max_events,
     }
-    options = {"config": args.config, "overrides": overrides, "command": list(sys.argv)}
+    options = {
+        "config": args.config,
+        "overrides": overrides,
+        "command": list(sys.argv),
+        "bootstrap": args.bootstrap,
+    }
     if launched_by_torchrun() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         import tempfile
 
@@ -173,6 +179,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--seed", type=int, help="override the seed")
         p.add_argument("--threads", type=_positive, help="override training.threads (CPU threads for torch)")
         p.add_argument("--max-events", type=_positive, help="read at most this many events")
+        p.add_argument(
+            "--bootstrap",
+            type=_non_negative,
+            metavar="SEED",
+            help="train on a bootstrap resample of the events (with replacement, fixed by SEED): "
+            "one member of a bootstrap ensemble (evgen binn bands RUN1 RUN2 ...)",
+        )
         p.add_argument("--tree", help="override data.tree (TTree name, default Events)")
         p.add_argument(
             "--branch-map",

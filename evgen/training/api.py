@@ -33,6 +33,7 @@ def train_generator(
     overrides: Mapping[str, Any] | None = None,
     progress: bool = True,
     command: list[str] | None = None,
+    bootstrap: int | None = None,
 ) -> Generator:
     """Read ``data``, train the generator registered as ``name``, and fill the run directory ``output``.
 
@@ -52,6 +53,9 @@ def train_generator(
         Show progress bars.
     command
         The command line recorded in the provenance (``sys.argv`` by default).
+    bootstrap
+        Train on a bootstrap resample of the events (drawn with replacement, fixed by this
+        seed; :func:`evgen.ensemble.bootstrap_indices`): one member of a bootstrap ensemble.
     """
     from evgen.plugins import get_generator
 
@@ -78,6 +82,8 @@ def train_generator(
     seed = resolved.get("seed") if isinstance(resolved, Mapping) else None
     run.write_config(name, resolved)
     info = provenance(seed=seed, data_files=paths, command=command, generator=name, status="training")
+    if bootstrap is not None:
+        info["bootstrap_seed"] = int(bootstrap)
     run.write_provenance(info)
 
     if hasattr(generator, "read_training_data"):
@@ -86,6 +92,10 @@ def train_generator(
         from evgen.io import read_events
 
         events = read_events(paths)
+    if bootstrap is not None:
+        from evgen.ensemble import bootstrap_indices
+
+        events = events[bootstrap_indices(len(events), bootstrap)]
     params = inspect.signature(generator.fit).parameters
     kwargs: dict[str, Any] = {}
     if "run_dir" in params:

@@ -17,7 +17,7 @@ def _cmd_bands(args: argparse.Namespace) -> int:
     from evgen_binn.runs import run_bands
 
     result = run_bands(
-        args.run,
+        args.run if len(args.run) > 1 else args.run[0],
         args.output,
         n_events=args.n,
         draws=args.draws,
@@ -32,12 +32,14 @@ def _cmd_bands(args: argparse.Namespace) -> int:
         formats=tuple(args.formats.split(",")),
         progress=not args.no_progress,
     )
-    pooled = result.get("validation_against_reference", {}).get("pooled")
-    if pooled:
-        print(
-            f"held-out sample vs BINN: pull width {format(pooled['pull_width'], '.3f')}, "
-            f"coverage 68% {format(pooled['coverage_68'], '.3f')}, 95% {format(pooled['coverage_95'], '.3f')}"
-        )
+    validation = result.get("validation_against_reference", {})
+    for label, pooled in (("all bins", validation.get("pooled")), ("bulk", validation.get("pooled_bulk"))):
+        if pooled:
+            print(
+                f"held-out sample vs {result['predicted_by']} ({label}): pull width "
+                f"{format(pooled['pull_width'], '.3f')}, coverage 68% {format(pooled['coverage_68'], '.3f')}, "
+                f"95% {format(pooled['coverage_95'], '.3f')}"
+            )
     print(f"report: {args.output}/binn_bands.md")
     return 0
 
@@ -79,7 +81,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.set_defaults(func=lambda a: (group.print_help(sys.stderr), 2)[1])
 
     p = sub.add_parser("bands", help="uncertainty bands of a trained binn run from weight draws")
-    p.add_argument("run", metavar="RUN", help="run directory of `evgen train binn`")
+    p.add_argument(
+        "run",
+        metavar="RUN",
+        nargs="+",
+        help="run directory of `evgen train binn`; or several run directories of any generator, an "
+        "ensemble (e.g. bootstrap members from `evgen train GEN --bootstrap SEED`) whose members "
+        "take the place of the weight draws",
+    )
     p.add_argument("-o", "--output", required=True, help="output directory (figures, binn_bands.json/md)")
     p.add_argument("-n", type=_positive, default=100_000, help="events per weight draw (100000)")
     p.add_argument("--draws", type=_positive, help="weight draws (the run's bayes.draws, 30)")

@@ -36,7 +36,7 @@ def _reference(paths: Sequence[str | os.PathLike[str]], max_events: int | None) 
 
 
 def run_bands(
-    run: str | os.PathLike[str],
+    run: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     output_dir: str | os.PathLike[str],
     *,
     n_events: int = 100_000,
@@ -57,7 +57,9 @@ def run_bands(
     Parameters
     ----------
     run
-        Run directory of a trained ``binn``.
+        Run directory of a trained ``binn``; or several run directories of any generator, an
+        ensemble (:class:`evgen.ensemble.RunEnsemble`, e.g. bootstrap members of
+        ``evgen train GEN --bootstrap SEED``) whose members take the place of the weight draws.
     n_events
         Events generated per weight draw.
     draws
@@ -91,10 +93,27 @@ def run_bands(
     )
     from evgen_binn.zjets import ZJetsBINN
 
-    generator = load_generator(run)
-    if not isinstance(generator, ZJetsBINN):
-        raise InputError(f"{run}: holds a {generator.name!r} run; binn bands need a 'binn' run")
-    draws = int(draws or generator.config.bayes.draws)
+    runs = [run] if isinstance(run, (str, os.PathLike)) else list(run)
+    if not runs:
+        raise ConfigError("give a binn run directory or several run directories (an ensemble)")
+    if len(runs) > 1:
+        from evgen.ensemble import RunEnsemble
+
+        if a_values:
+            raise ConfigError("--a needs one augmented binn run, not an ensemble")
+        generator: Any = RunEnsemble(runs)
+        if draws is not None and draws != len(runs):
+            raise ConfigError(f"draws = {draws}: an ensemble of {len(runs)} runs has {len(runs)} members")
+        draws = len(runs)
+    else:
+        run = runs[0]
+        generator = load_generator(run)
+        if not isinstance(generator, ZJetsBINN):
+            raise InputError(
+                f"{run}: holds a {generator.name!r} run; binn bands need a 'binn' run "
+                "(or several runs, an ensemble)"
+            )
+        draws = int(draws or generator.config.bayes.draws)
     output_dir = Path(output_dir)
     if reference:
         ref_events = _reference(reference, max_reference)
@@ -118,7 +137,8 @@ def run_bands(
     edges = {key: e for key, e in edges.items() if len(key) == 2}
     ref_hists = reference_histograms(ref_obs, edges) if reference else None
     result: dict[str, Any] = {
-        "run": str(run),
+        "run": [str(r) for r in runs] if len(runs) > 1 else str(runs[0]),
+        "predicted_by": "ensemble" if len(runs) > 1 else "binn",
         "n_events": n_events,
         "draws": draws,
         "observables": [
@@ -185,7 +205,8 @@ def run_bands(
         result,
         title="BINN uncertainty bands (Precision Enthusiasts Sec. 4)",
         description=(
-            f"{draws} weight draws x {n_events} events. sigma_pred from Eq. (21) via sigma_tot^2 - sigma_stoch^2; "
+            (f"{draws} ensemble members" if len(runs) > 1 else f"{draws} weight draws")
+            + f" x {n_events} events. sigma_pred from Eq. (21) via sigma_tot^2 - sigma_stoch^2; "
             "shapes normalised per jet multiplicity."
             + (
                 " Pulls compare a held-out sample with the BINN mean, with sigma_pred, the generated and the "
