@@ -426,10 +426,12 @@ def run_amplification(
             description=(
                 f"{trainings} independent trainings on {n_train} true events each; {n_cells} equal-probability "
                 f"cells. BINN: {draws} weight draws x {n_generated} events; bootstrap: {ensemble} deterministic "
-                "INNs on resampled training sets; naive: generated events treated as data; training: the "
+                f"INNs on resampled training sets; ensemble: {ensemble} deterministic INNs on the same training "
+                "set with other seeds (a deep ensemble); naive: generated events treated as data; training: the "
                 "training sample with its binomial errors. Pulls (generated - truth)/sigma_predicted are pooled "
                 "over cells and trainings (cells of one histogram are correlated, so binomial errors on the "
-                "coverage are approximate). Predicted amplification: sum g(1-g) / (n_train sum sigma^2); "
+                "coverage are approximate); intervals of the BINN and the ensembles are Student-t with K - 1 "
+                "degrees of freedom. Predicted amplification: sum g(1-g) / (n_train sum sigma^2); "
                 "measured: quantile MSE against the truth (evgen.amplification)."
             ),
         )

@@ -1,8 +1,9 @@
 """evgen plugin ``binn``: Bayesian INNs with uncertainty bands (Precision Enthusiasts, Sec. 4).
 
 Generators ``binn`` (Z+jets, :class:`ZJetsBINN`) and ``toy-binn`` (toy points,
-:class:`ToyBINN`); commands ``evgen binn bands`` and ``evgen binn scan``. Importing this
-package is light; the generators and their networks load on use.
+:class:`ToyBINN`); commands ``evgen binn bands``, ``evgen binn scan`` and
+``evgen binn combined``. Importing this package is light; the generators and their
+networks load on use.
 """
 
 from __future__ import annotations

@@ -44,6 +44,36 @@ def _cmd_bands(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_combined(args: argparse.Namespace) -> int:
+    from evgen_binn.combined import combined_view
+
+    result = combined_view(
+        args.run,
+        args.output,
+        reference=args.reference,
+        reweighter=args.reweighter,
+        augmented_run=args.augmented,
+        a_values=args.a,
+        n_events=args.n,
+        draws=args.draws,
+        bins=args.bins,
+        seed=args.seed,
+        formats=tuple(f for f in args.formats.split(",") if f),
+        progress=not args.no_progress,
+    )
+    s = result["summary"]
+    print(
+        f"chi2/ndf vs truth: {format(s['chi2_ndf_reweighted'], '.3f')} reweighted, "
+        f"{format(s['chi2_ndf_not_reweighted'], '.3f')} not reweighted (ndf {s['ndf']})"
+    )
+    print(
+        f"median sigma_pred {format(s['median_rel_sigma_pred_percent'], '.2f')} %, "
+        f"augmentation spread {format(s['median_augmentation_spread_percent'], '.2f')} %"
+    )
+    print(f"report: {args.output}/combined.md")
+    return 0
+
+
 def _cmd_scan(args: argparse.Namespace) -> int:
     from evgen_binn.runs import run_train_size_scan
 
@@ -75,7 +105,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     if "binn" in subparsers.choices:
         return
     group = subparsers.add_parser(
-        "binn", help="Bayesian INN uncertainties: bands (Figs. 10, 11, 13), training-size scan (Fig. 12)"
+        "binn",
+        help="Bayesian INN uncertainties: bands (Figs. 10, 11, 13), training-size scan (Fig. 12), "
+        "combined view (Fig. 14)",
     )
     sub = group.add_subparsers(dest="binn_command", metavar="COMMAND")
     group.set_defaults(func=lambda a: (group.print_help(sys.stderr), 2)[1])
@@ -109,6 +141,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--formats", default="png,pdf", help="figure formats, comma-separated (png,pdf)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_bands)
+
+    p = sub.add_parser(
+        "combined",
+        help="Fig. 14: reweighted pT,j1 of all events with D, the BINN band and the augmentation band",
+    )
+    p.add_argument("run", metavar="RUN", help="run directory of `evgen train binn`")
+    p.add_argument(
+        "--reference", nargs="+", required=True, metavar="FILE", help="truth ROOT file(s); fix the binning"
+    )
+    p.add_argument(
+        "--reweighter",
+        metavar="DIR",
+        help="saved discriminator: OUT/discriminator of `evgen reweight TRUTH GEN -o OUT` (or OUT)",
+    )
+    p.add_argument(
+        "--augmented",
+        metavar="RUN",
+        help="binn run trained with [augmentation] enabled = true (default: RUN if it is augmented)",
+    )
+    p.add_argument(
+        "--a", type=float, nargs="+", default=[0.0, 4.0, 8.0, 12.0], help="nuisance values (0 4 8 12)"
+    )
+    p.add_argument("-o", "--output", required=True, help="output directory (combined_ptj1, combined.json/md)")
+    p.add_argument("-n", type=_positive, default=100_000, help="events per weight draw and per a (100000)")
+    p.add_argument("--draws", type=_positive, help="weight draws (the run's bayes.draws, 30)")
+    p.add_argument("--bins", type=_positive, default=40, help="bins in pT,j1 (40)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument("--formats", default="png", help="figure formats, comma-separated (png)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_combined)
 
     p = sub.add_parser(
         "scan", help="train one binn per training-set size; relative uncertainty per size (Fig. 12)"
