@@ -38,3 +38,23 @@ def test_readme_tour_runs(tmp_path, monkeypatch):
         exec(compile(block, "README.md", "exec"), {})
     assert (tmp_path / "m_mumu.png").stat().st_size > 5000
     assert (tmp_path / "tour-validation" / "summary.md").exists()
+
+
+def test_every_readme_command_line_parses():
+    """Each `evgen ...` line of the README's command tour is accepted by the CLI's parser."""
+    import shlex
+
+    from evgen.cli import build_parser
+
+    readme = (DOCS.parent / "README.md").read_text()
+    lines = [
+        line.split("#", 1)[0].strip()
+        for block in readme.split("```bash\n")[1:]
+        for line in block.split("```", 1)[0].splitlines()
+        if line.startswith("evgen ") and "..." not in line  # "..." marks an elided line
+    ]
+    assert len(lines) > 10
+    parser = build_parser()
+    for line in lines:
+        args = parser.parse_args(shlex.split(line)[1:])
+        assert callable(getattr(args, "func", None)), line
