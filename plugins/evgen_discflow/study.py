@@ -203,11 +203,11 @@ def run_discflow_study(
         raise InputError(f"{inn_path}: not a run directory (no config.json); train a zjets-inn first")
     if n_generated < 100:
         raise InputError(f"n_generated = {n_generated}: generate at least 100 events")
-    out.mkdir(parents=True, exist_ok=True)
     training = read_events([str(p) for p in training_files], entry_stop=max_events)
     truth = read_events([str(p) for p in truth_files], entry_stop=max_events)
     if len(training) == 0 or len(truth) == 0:
         raise InputError("the training and the truth samples must both hold events")
+    out.mkdir(parents=True, exist_ok=True)  # only once the inputs are readable
     df_options = dict(discflow_config or {})
     df_cfg = DiscFlowConfig.from_mapping(deep_merge(df_options, {"discflow": {"init_from": str(inn_path)}}))
     rw_options = (

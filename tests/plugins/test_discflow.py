@@ -225,6 +225,11 @@ def test_discflow_study_rejects_a_missing_inn_run(tmp_path):
 
     with pytest.raises(InputError, match="not a run directory"):
         run_discflow_study(["a.root"], ["b.root"], tmp_path / "nothing", tmp_path / "out")
+    (tmp_path / "inn").mkdir()
+    (tmp_path / "inn" / "config.json").write_text("{}")
+    with pytest.raises(InputError, match="missing.root"):
+        run_discflow_study([tmp_path / "missing.root"], ["b.root"], tmp_path / "inn", tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nothing written for bad input
 
 
 @pytest.mark.slow
