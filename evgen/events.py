@@ -27,6 +27,7 @@ __all__ = [
     "toy_events",
     "toy_points",
     "event_weights",
+    "training_weights",
     "with_weights",
     "is_toy",
     "n_jets",
@@ -108,6 +109,18 @@ def event_weights(events: ak.Array) -> np.ndarray:
     if "weight" in ak.fields(events):
         return ak.to_numpy(events["weight"]).astype(np.float64, copy=False)
     return np.ones(len(events))
+
+
+def training_weights(events: ak.Array, weights: np.ndarray | None, who: str) -> np.ndarray:
+    """The weights a generator trains ``events`` with: ``weights`` if given, else the events' own.
+
+    Raises :class:`~evgen.errors.InputError` naming ``who`` unless there is one finite,
+    non-negative weight per event.
+    """
+    w = event_weights(events) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (len(events),) or not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise InputError(f"{who} needs one finite, non-negative weight per event")
+    return w
 
 
 def with_weights(events: ak.Array, weight: np.ndarray) -> ak.Array:

@@ -74,8 +74,18 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
-def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by :class:`Trainer` (safely: ``weights_only=True``)."""
+def load_checkpoint(
+    path: str | Path,
+    device: str | torch.device = "cpu",
+    *,
+    marker: int = _FORMAT,
+    kind: str = "an evgen training",
+) -> dict[str, Any]:
+    """Read a checkpoint written by :class:`Trainer` (safely: ``weights_only=True``).
+
+    Other training loops (DiscFlow's joint phase) load theirs through it with their own
+    ``marker`` (the ``format`` entry); ``kind`` names them in the error for a file that is not one.
+    """
     path = Path(path)
     try:
         state = torch.load(path, map_location=device, weights_only=True)
@@ -83,8 +93,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dic
         raise InputError(
             f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc}); delete it to restart"
         ) from None
-    if not isinstance(state, dict) or state.get("format") != _FORMAT:
-        raise InputError(f"{path}: not an evgen training checkpoint")
+    if not isinstance(state, dict) or state.get("format") != marker:
+        raise InputError(f"{path}: not {kind} checkpoint")
     return state
 
 

@@ -32,7 +32,7 @@ import awkward as ak
 import numpy as np
 
 from evgen.errors import ConfigError, InputError
-from evgen.events import event_weights, toy_events, toy_points
+from evgen.events import toy_events, toy_points, training_weights
 from evgen.interfaces import Generator
 from evgen.run_dir import RunDir, atomic_write
 from evgen.training.config import deep_merge
@@ -141,9 +141,9 @@ class ToyBINN(Generator):
             raise ConfigError(f"toy-binn fit() got unknown options {sorted(options)}")
         points = toy_points(events)
         n, self.dim = points.shape
-        w = event_weights(events) if weights is None else np.asarray(weights, dtype=np.float64)
-        if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise InputError(f"toy-binn needs {n} finite, non-negative weights with a positive sum")
+        w = training_weights(events, weights, self.name)
+        if w.sum() <= 0:
+            raise InputError(f"toy-binn needs weights with a positive sum; the {n} weights sum to {w.sum()}")
         cond = None
         if conditions is not None:
             cond = np.asarray(conditions, dtype=np.float64).reshape(n, -1)

@@ -19,7 +19,6 @@ directories) with three changes:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -30,17 +29,15 @@ import awkward as ak
 import numpy as np
 import torch
 from evgen_zjets_inn.config import NetConfig
-from evgen_zjets_inn.generator import ZJetsINN, check_events, magic_pair_dr
-from evgen_zjets_inn.model import MAX_JETS, ChainedINN, one_hot
-from torch import Tensor, nn
+from evgen_zjets_inn.generator import ZJetsINN
+from evgen_zjets_inn.model import ChainedINN
+from torch import Tensor
 
 from evgen.augmentation import NuisanceWeight, nuisance_grid, pt_j1_tail, sample_nuisance
 from evgen.errors import ConfigError, InputError
-from evgen.events import event_weights, n_jets
-from evgen.nn import ConditionalINN
 from evgen.nn.bayesian import bayesian_factory, kl_loss, weight_draw
 from evgen.nn.mlp import LinearFactory
-from evgen.preprocessing.zjets import MULTIPLICITIES, ZJetsPreprocessing, block_slices
+from evgen.preprocessing.zjets import ZJetsPreprocessing
 from evgen.run_dir import RunDir
 from evgen.training.config import deep_merge
 from evgen_binn.config import BINNConfig
@@ -50,43 +47,9 @@ __all__ = ["ZJetsBINN", "BayesianChainedINN", "AugmentedSource", "nuisance_from_
 _WEIGHTS = "zjets_inn"  # the weight file name ZJetsINN.save writes
 
 
-def _flow(dim: int, cond_dim: int, cfg: NetConfig, seed: int, factory: LinearFactory) -> ConditionalINN:
-    return ConditionalINN(
-        dim,
-        cond_dim,
-        blocks=cfg.blocks,
-        bins=cfg.bins,
-        hidden=cfg.hidden,
-        layers=cfg.layers,
-        spline=cfg.spline,
-        bound=cfg.bound,
-        permutation_seed=seed,
-        dropout=cfg.dropout,
-        linear_factory=factory,
-    )
-
-
 class BayesianChainedINN(ChainedINN):
-    """:class:`~evgen_zjets_inn.model.ChainedINN` with Bayesian subnets and optional extra conditions.
-
-    Parameters
-    ----------
-    base, jets
-        Network configurations (as for ``zjets-inn``).
-    seed
-        Seeds the fixed rotations.
-    linear_factory
-        Builds every subnet layer, e.g. :func:`~evgen.nn.bayesian.bayesian_factory`.
-    extra_cond
-        Number of extra condition values per event (1 for a nuisance parameter), appended
-        to every network's condition.
-
-    Attributes
-    ----------
-    extra_sampler
-        ``extra_sampler(size) -> Tensor (size, extra_cond)``: the extra conditions of
-        generated events, consulted by :meth:`sample`.
-    """
+    """:class:`~evgen_zjets_inn.model.ChainedINN` whose subnets a ``linear_factory`` builds
+    (:func:`~evgen.nn.bayesian.bayesian_factory`), with optional extra conditions."""
 
     def __init__(
         self,
@@ -97,65 +60,7 @@ class BayesianChainedINN(ChainedINN):
         linear_factory: LinearFactory,
         extra_cond: int = 0,
     ) -> None:
-        nn.Module.__init__(self)
-        self.blocks = block_slices(MAX_JETS)
-        self.extra_cond = int(extra_cond)
-        self.base = _flow(self.blocks[0].stop, MAX_JETS + self.extra_cond, base, seed, linear_factory)
-        self.jets = nn.ModuleDict(
-            {
-                f"j{k + 1}": _flow(
-                    self.blocks[k].stop - self.blocks[k].start,
-                    self.blocks[k].start + MAX_JETS + self.extra_cond,
-                    jets,
-                    seed + k,
-                    linear_factory,
-                )
-                for k in range(1, MAX_JETS)
-            }
-        )
-        self.extra_sampler: Callable[[int], Tensor] | None = None
-
-    def _extra(self, extra: Tensor | None, size: int, like: Tensor) -> Tensor | None:
-        if self.extra_cond == 0:
-            return None
-        if extra is None:
-            if self.extra_sampler is None:
-                raise InputError(
-                    f"this network needs {self.extra_cond} extra condition(s) per event (e.g. a)"
-                )
-            extra = self.extra_sampler(size)
-        extra = extra.to(like).reshape(size, self.extra_cond)
-        return extra
-
-    def stage_data(
-        self, stage: str, y: Tensor, n_jets: Tensor, extra: Tensor | None = None
-    ) -> tuple[Tensor, Tensor]:
-        """``(x, c)`` of a stage; ``c`` ends with the ``extra`` conditions."""
-        x, c = super().stage_data(stage, y, n_jets)
-        e = self._extra(extra, len(y), c)
-        return x, c if e is None else torch.cat([c, e], dim=1)
-
-    def log_prob(self, y: Tensor, n: int, extra: Tensor | None = None) -> Tensor:
-        """``log p(y | n[, a])`` of ``n``-jet rows in network space."""
-        n_jets = torch.full((len(y),), n, dtype=torch.long, device=y.device)
-        total = y.new_zeros(len(y))
-        for stage, flow in self.stages().items():
-            if self.stage_jets(stage) <= n:
-                x, c = self.stage_data(stage, y, n_jets, extra)
-                total = total + flow.log_prob(x, c)
-        return total
-
-    @torch.no_grad()
-    def sample(self, n: int, size: int, generator: torch.Generator | None = None) -> Tensor:
-        """``size`` network-space rows of ``n``-jet events (extra conditions from :attr:`extra_sampler`)."""
-        device = next(self.parameters()).device
-        hot = one_hot(n, size).to(device)
-        e = self._extra(None, size, hot)
-        tail = [hot] if e is None else [hot, e]
-        parts = [self.base.sample(torch.cat(tail, dim=1), generator=generator)]
-        for k in range(2, n + 1):
-            parts.append(self.jets[f"j{k}"].sample(torch.cat([*parts, *tail], dim=1), generator=generator))
-        return torch.cat(parts, dim=1)
+        super().__init__(base, jets, seed, linear_factory=linear_factory, extra_cond=extra_cond)
 
 
 class AugmentedSource:
@@ -228,7 +133,7 @@ class ZJetsBINN(ZJetsINN):
         self.config = BINNConfig.from_mapping(merged)
         aug = self.config.augmentation
         self.nuisance = nuisance or nuisance_from_config(aug.nuisance, aug.offset, aug.scale)
-        self.n_train_stage: dict[str, int] = {}
+        self._augmentation: tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], np.ndarray] | None = None
 
     # -- model ----------------------------------------------------------------------------
     def build_model(self) -> BayesianChainedINN:
@@ -244,137 +149,42 @@ class ZJetsBINN(ZJetsINN):
             extra_cond=extra,
         )
 
-    # -- training ----------------------------------------------------------------------------
-    def fit(
-        self,
-        events: ak.Array,
-        weights: np.ndarray | None = None,
-        conditions: np.ndarray | None = None,
-        *,
-        run_dir: str | os.PathLike[str] | None = None,
-        progress: bool = True,
-        **options: Any,
-    ) -> dict[str, Any]:
-        """Train the three Bayesian networks (as ``zjets-inn``, with the KL term); returns per-stage histories."""
-        from evgen.training import BalancedSource, Trainer
+    # -- training: ZJetsINN.fit with the KL term and the augmentation ---------------------------
+    def _prepare_stages(self, events: ak.Array, train: np.ndarray) -> None:
+        """With augmentation: the nuisance grid and ``w(x; a)/<w(.; a)>`` per training event (Sec. 4.2)."""
+        aug = self.config.augmentation
+        self._augmentation = None
+        if not aug.enabled:
+            return
+        grid = nuisance_grid(aug.a_min, aug.a_max, aug.step)
+        means = {float(a): float(np.mean(self.nuisance.weight(events[train], a))) for a in grid}
+        event_values = self._nuisance_observable(events)
 
-        if options:
-            raise ConfigError(f"binn fit() got unknown options {sorted(options)}")
-        if conditions is not None:
-            raise ConfigError(
-                "binn is conditioned on the jet multiplicity (and the nuisance a); do not pass conditions"
-            )
-        cfg = self.config
-        events, _ = check_events(events, drop=cfg.data.drop_invalid)
-        w_all = event_weights(events) if weights is None else np.asarray(weights, dtype=np.float64)
-        if w_all.shape != (len(events),) or not np.all(np.isfinite(w_all)) or np.any(w_all < 0):
-            raise InputError("binn needs one finite, non-negative weight per event")
-        rng = np.random.default_rng(cfg.seed)
-        is_val = rng.uniform(size=len(events)) < cfg.data.validation_fraction
-        train, val = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+        def weight_fn(index: np.ndarray, a: np.ndarray) -> np.ndarray:
+            return event_values(index, a) / np.array([means[float(v)] for v in a])
 
-        pre = ZJetsPreprocessing(**cfg.preprocessing.kwargs())
-        pre.fit(events[train], w_all[train])
-        self.preprocessing = pre
-        counts = n_jets(events)
-        total = w_all[train].sum()
-        self.fractions = {n: float(w_all[train][counts[train] == n].sum() / total) for n in MULTIPLICITIES}
-        self._fit_charge(events[train])
+        self._augmentation = (weight_fn, grid)
 
-        def tensors(index: np.ndarray) -> dict[str, Tensor]:
-            ys, ns, ws, idx = [], [], [], []
-            width = 5 + 4 * MAX_JETS
-            for n, (y, where) in pre.encode(events[index]).items():
-                x = pre.features(n).to_features(events[index][where])
-                magic = cfg.magic.training_weights(magic_pair_dr(x, n))
-                ys.append(np.pad(y, ((0, 0), (0, width - y.shape[1]))))
-                ns.append(np.full(len(y), n))
-                ws.append(w_all[index][where] * magic)
-                idx.append(index[where])
-            return {
-                "y": torch.as_tensor(np.concatenate(ys), dtype=torch.float32),
-                "n": torch.as_tensor(np.concatenate(ns)),
-                "w": torch.as_tensor(np.concatenate(ws), dtype=torch.float32),
-                "i": torch.as_tensor(np.concatenate(idx)),
-            }
+    def _stage_source(self, x: Any, c: Any, w: Any, groups: Any, index: Any) -> Any:
+        """Balanced as in ``zjets-inn``; with augmentation every row also gets a random ``a`` per epoch."""
+        source = self._balanced_source(x, c, w, index, groups=groups)
+        if self._augmentation is None:
+            return _DropIndex(source)
+        weight_fn, grid = self._augmentation
+        return AugmentedSource(source, weight_fn, grid, self.config.augmentation.a_max or 1.0)
 
-        data = tensors(train)
-        for n in MULTIPLICITIES:  # restores each multiplicity's rate after Eq. (9), as in zjets-inn
-            sel = (data["n"] == n).numpy()
-            self.magic_norm[n] = float(
-                data["w"].numpy()[sel].astype(np.float64).sum() / w_all[train][counts[train] == n].sum()
-            )
-        val_data = tensors(val) if len(val) else None
+    def _stage_validation(self, x: Tensor, c: Tensor, w: Tensor) -> tuple[Tensor, ...]:
+        if self.config.augmentation.enabled:
+            c = torch.cat([c, c.new_zeros(len(c), 1)], dim=1)  # validated at a = 0
+        return x, c, w
 
-        aug = cfg.augmentation
-        weight_fn = None
-        if aug.enabled:
-            grid = nuisance_grid(aug.a_min, aug.a_max, aug.step)
-            train_events = events[train]
-            means = {float(a): float(np.mean(self.nuisance.weight(train_events, a))) for a in grid}
-            event_values = self._nuisance_observable(events)
+    def _stage_loss(self, n_train: int) -> Any:
+        """Eq. (10) plus the KL term scaled by the network's training-set size."""
+        return _binn_loss(n_train, self.config.bayes.kl_weight)
 
-            def weight_fn(index: np.ndarray, a: np.ndarray) -> np.ndarray:
-                w = event_values(index, a)
-                return w / np.array([means[float(v)] for v in a])
-
-        torch.manual_seed(cfg.seed)
-        self.model = self.build_model()
-        digest = hashlib.sha256(data["y"].numpy().tobytes() + data["w"].numpy().tobytes()).hexdigest()
-        fingerprint = {"config": _without_device(cfg.to_dict()), "data_sha256": digest}
-        run = RunDir(run_dir) if run_dir is not None else None
-        self.history = {}
-        for i, (stage, flow) in enumerate(self.model.stages().items()):
-            k = self.model.stage_jets(stage)
-
-            def stage_tensors(d: dict[str, Tensor], k: int = k, stage: str = stage) -> tuple[Tensor, ...]:
-                sel = d["n"] >= k
-                x, c = ChainedINN.stage_data(self.model, stage, d["y"][sel], d["n"][sel])
-                return x, c, d["w"][sel], d["n"][sel], d["i"][sel]
-
-            x, c, w, groups, index = stage_tensors(data)
-            n_stage = len(x)
-            self.n_train_stage[stage] = int(n_stage)
-            validation = None
-            if val_data is not None:
-                vx, vc, vw, _, _ = stage_tensors(val_data)
-                if len(vx):
-                    if aug.enabled:
-                        vc = torch.cat([vc, vc.new_zeros(len(vc), 1)], dim=1)  # validated at a = 0
-                    validation = (vx, vc, vw)
-            source: Any = BalancedSource(
-                x, c, w, index, groups=groups, per_group=_per_group(cfg.data.per_group, groups)
-            )
-            if aug.enabled:
-                source = AugmentedSource(source, weight_fn, grid, aug.a_max or 1.0)
-            else:
-                source = _DropIndex(source)
-            trainer = Trainer(
-                flow,
-                _binn_loss(n_stage, cfg.bayes.kl_weight),
-                cfg.training,
-                seed=cfg.seed + 1 + i,
-                checkpoint=None if run is None else run.checkpoint_path(stage),
-                fingerprint={**fingerprint, "stage": stage},
-                validation=validation,
-                progress=progress,
-                desc=f"binn {stage}",
-                weight_index=2,  # the Eq. (10) weights, as in zjets-inn
-            )
-            self.history[stage] = trainer.fit(source)
-        self.model.to("cpu").eval()
-        self.device = "cpu"
-        self.info.update(
-            {
-                "n_train": int(len(train)),
-                "n_validation": int(len(val)),
-                "n_train_per_network": dict(self.n_train_stage),
-                "multiplicity_fractions": {str(k): v for k, v in self.fractions.items()},
-                "magic_normalisation": {str(k): v for k, v in self.magic_norm.items()},
-                "device": cfg.training.device,
-            }
-        )
-        return self.history
+    def _fitted_magic_normalisation(self, training_mean_w: dict[int, float]) -> dict[int, float]:
+        """The training mean of the Eq. (8) weights: restores each multiplicity's rate after Eq. (9)."""
+        return dict(training_mean_w)
 
     def _nuisance_observable(self, events: ak.Array) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         """``f(index, a) -> w(x_index; a)`` for the fitted events (the nuisance evaluated on a subset)."""
@@ -507,16 +317,3 @@ def _binn_loss(n_train: int, kl_weight: float) -> Callable[[Any, tuple[Any, ...]
         return model.loss(x, c, w) + kl_weight * kl_loss(model, n_train)
 
     return loss
-
-
-def _per_group(per_group: int | None, groups: Tensor) -> int | None:
-    if per_group is None:
-        return None
-    sizes = torch.bincount(groups)
-    return min(per_group, int(sizes[sizes > 0].min()))
-
-
-def _without_device(config: dict[str, Any]) -> dict[str, Any]:
-    config = json.loads(json.dumps(config))
-    config["training"].pop("device", None)
-    return config

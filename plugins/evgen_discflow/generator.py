@@ -42,7 +42,7 @@ import numpy as np
 from evgen_zjets_inn.generator import ZJetsINN, check_events, magic_pair_dr
 
 from evgen.errors import ConfigError, InputError
-from evgen.events import event_weights, n_jets, with_weights
+from evgen.events import event_weights, n_jets, training_weights, with_weights
 from evgen.preprocessing.zjets import MULTIPLICITIES
 from evgen.run_dir import RunDir, atomic_write
 from evgen.training.config import deep_merge
@@ -108,9 +108,7 @@ class DiscFlow(ZJetsINN):
             raise ConfigError("discflow is conditioned on the jet multiplicity only; do not pass conditions")
         cfg = self.config
         events, _ = check_events(events, drop=cfg.data.drop_invalid)
-        w_all = event_weights(events) if weights is None else np.asarray(weights, dtype=np.float64)
-        if w_all.shape != (len(events),) or not np.all(np.isfinite(w_all)) or np.any(w_all < 0):
-            raise InputError("discflow needs one finite, non-negative weight per event")
+        w_all = training_weights(events, weights, self.name)
         run = RunDir(run_dir).create() if run_dir is not None else None
 
         if cfg.discflow.init_from is not None:
@@ -279,7 +277,7 @@ class DiscFlow(ZJetsINN):
         from tqdm.auto import tqdm
 
         from evgen.classifier import weighted_bce
-        from evgen.training import BalancedSource, resolve_device
+        from evgen.training import BalancedSource, load_checkpoint, resolve_device
         from evgen_discflow.losses import alpha0_schedule, discflow_loss, discflow_weights
 
         cfg, j = self.config, self.config.discflow
@@ -304,7 +302,7 @@ class DiscFlow(ZJetsINN):
         history: list[dict[str, Any]] = []
         start_epoch = 0
         if checkpoint is not None and checkpoint.exists():
-            state = _load_checkpoint(checkpoint, device)
+            state = load_checkpoint(checkpoint, device, marker=_FORMAT, kind="a DiscFlow")
             if state["fingerprint"] != fingerprint:
                 raise ConfigError(
                     f"{checkpoint}: written with other settings or data; use a new run directory or delete it"
@@ -504,17 +502,3 @@ def _epoch_seed(seed: int, epoch: int) -> int:
 
 def _model_device(model: Any) -> Any:
     return next(model.parameters()).device
-
-
-def _load_checkpoint(path: Path, device: Any) -> dict[str, Any]:
-    import torch
-
-    try:
-        state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:
-        raise InputError(
-            f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc}); delete it to restart"
-        ) from None
-    if not isinstance(state, dict) or state.get("format") != _FORMAT:
-        raise InputError(f"{path}: not a DiscFlow checkpoint")
-    return state

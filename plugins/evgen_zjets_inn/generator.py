@@ -27,7 +27,7 @@ import awkward as ak
 import numpy as np
 
 from evgen.errors import ConfigError, InputError
-from evgen.events import concatenate, event_weights, n_jets
+from evgen.events import concatenate, n_jets, training_weights
 from evgen.interfaces import Generator
 from evgen.magic import jet_pair_delta_r
 from evgen.preprocessing.zjets import MULTIPLICITIES, ZJetsFeatures, ZJetsPreprocessing
@@ -104,6 +104,7 @@ class ZJetsINN(Generator):
         self.model: Any = None
         self.fractions: dict[int, float] = {}
         self.magic_norm: dict[int, float] = {}
+        self.n_train_stage: dict[str, int] = {}
         self.charge: dict[str, Any] = {"present": False, "p_leading_negative": 0.5}
         self.history: dict[str, list[dict[str, Any]]] = {}
         self.info: dict[str, Any] = {}
@@ -167,18 +168,17 @@ class ZJetsINN(Generator):
         """
         import torch
 
-        from evgen.training import BalancedSource, Trainer
-        from evgen_zjets_inn.model import ChainedINN
+        from evgen.training import Trainer
 
         if options:
-            raise ConfigError(f"zjets-inn fit() got unknown options {sorted(options)}")
+            raise ConfigError(f"{self.name} fit() got unknown options {sorted(options)}")
         if conditions is not None:
-            raise ConfigError("zjets-inn is conditioned on the jet multiplicity only; do not pass conditions")
+            raise ConfigError(
+                f"{self.name} is conditioned on the jet multiplicity only; do not pass conditions"
+            )
         cfg = self.config
         events, _ = check_events(events, drop=cfg.data.drop_invalid)
-        w_all = event_weights(events) if weights is None else np.asarray(weights, dtype=np.float64)
-        if w_all.shape != (len(events),) or not np.all(np.isfinite(w_all)) or np.any(w_all < 0):
-            raise InputError("zjets-inn needs one finite, non-negative weight per event")
+        w_all = training_weights(events, weights, self.name)
         rng = np.random.default_rng(cfg.seed)
         is_val = rng.uniform(size=len(events)) < cfg.data.validation_fraction
         train, val = np.flatnonzero(~is_val), np.flatnonzero(is_val)
@@ -192,18 +192,20 @@ class ZJetsINN(Generator):
         self._fit_charge(events[train])
 
         def tensors(index: np.ndarray) -> dict[str, torch.Tensor]:
-            ys, ns, ws = [], [], []
+            ys, ns, ws, idx = [], [], [], []
+            width = 5 + 4 * max(MULTIPLICITIES)
             for n, (y, where) in pre.encode(events[index]).items():
                 x = pre.features(n).to_features(events[index][where])
                 magic = cfg.magic.training_weights(magic_pair_dr(x, n))
-                width = 5 + 4 * max(MULTIPLICITIES)
                 ys.append(np.pad(y, ((0, 0), (0, width - y.shape[1]))))
                 ns.append(np.full(len(y), n))
                 ws.append(w_all[index][where] * magic)
+                idx.append(index[where])
             return {
                 "y": torch.as_tensor(np.concatenate(ys), dtype=torch.float32),
                 "n": torch.as_tensor(np.concatenate(ns)),
                 "w": torch.as_tensor(np.concatenate(ws), dtype=torch.float32),
+                "i": torch.as_tensor(np.concatenate(idx)),  # event index (augmentation weights)
             }
 
         data = tensors(train)
@@ -213,10 +215,10 @@ class ZJetsINN(Generator):
             magic_w = data["w"].numpy()[sel].astype(np.float64)
             training_mean_w[n] = float(magic_w.sum() / w_all[train][counts[train] == n].sum())
         val_data = tensors(val) if len(val) else None
+        self._prepare_stages(events, train)
 
         torch.manual_seed(cfg.seed)
-        device = cfg.training.device
-        self.model = ChainedINN(cfg.base, cfg.jets, seed=cfg.seed)
+        self.model = self.build_model()
         digest = hashlib.sha256(data["y"].numpy().tobytes() + data["w"].numpy().tobytes()).hexdigest()
         fingerprint = {"config": _without_training(cfg.to_dict()), "data_sha256": digest}
         run = RunDir(run_dir) if run_dir is not None else None
@@ -228,27 +230,28 @@ class ZJetsINN(Generator):
                 d: dict[str, torch.Tensor], k: int = k, stage: str = stage
             ) -> tuple[torch.Tensor, ...]:
                 sel = d["n"] >= k
-                x, c = self.model.stage_data(stage, d["y"][sel], d["n"][sel])
-                return x, c, d["w"][sel], d["n"][sel]
+                x, c = self.model.stage_inputs(stage, d["y"][sel], d["n"][sel])
+                return x, c, d["w"][sel], d["n"][sel], d["i"][sel]
 
-            x, c, w, groups = stage_tensors(data)
-            validation = None if val_data is None else stage_tensors(val_data)[:3]
-            if validation is not None and len(validation[0]) == 0:
-                validation = None
-            source = BalancedSource(x, c, w, groups=groups, per_group=_per_group(cfg.data.per_group, groups))
+            x, c, w, groups, index = stage_tensors(data)
+            self.n_train_stage[stage] = int(len(x))
+            validation = None
+            if val_data is not None:
+                vx, vc, vw, _, _ = stage_tensors(val_data)
+                validation = self._stage_validation(vx, vc, vw) if len(vx) else None
             trainer = Trainer(
                 flow,
-                _flow_loss,
+                self._stage_loss(len(x)),
                 cfg.training,
                 seed=cfg.seed + 1 + i,
                 checkpoint=None if run is None else run.checkpoint_path(stage),
                 fingerprint={**fingerprint, "stage": stage},
                 validation=validation,
                 progress=progress,
-                desc=f"zjets-inn {stage}",
+                desc=f"{self.name} {stage}",
                 weight_index=2,  # the Eq. (10) weights: data-parallel runs normalise over the global batch
             )
-            self.history[stage] = trainer.fit(source)
+            self.history[stage] = trainer.fit(self._stage_source(x, c, w, groups, index))
             if trainer.world_size > 1:
                 self.info["distributed"] = {
                     "processes": trainer.world_size,
@@ -256,20 +259,55 @@ class ZJetsINN(Generator):
                 }
         self.model.to("cpu").eval()
         self.device = "cpu"
-        self.magic_norm = (
-            self._magic_normalisation(cfg.seed) if cfg.magic.enabled else dict.fromkeys(MULTIPLICITIES, 1.0)
-        )
+        self.magic_norm = self._fitted_magic_normalisation(training_mean_w)
         self.info.update(
             {
                 "magic_training_mean_weight": {str(k): v for k, v in training_mean_w.items()},
                 "n_train": int(len(train)),
                 "n_validation": int(len(val)),
+                "n_train_per_network": dict(self.n_train_stage),
                 "multiplicity_fractions": {str(k): v for k, v in self.fractions.items()},
                 "magic_normalisation": {str(k): v for k, v in self.magic_norm.items()},
-                "device": device,
+                "device": cfg.training.device,
             }
         )
         return self.history
+
+    # -- what subclasses (binn) change in fit() ------------------------------------------
+    def build_model(self) -> Any:
+        """The chained networks of this config (fixed rotations from the seed)."""
+        from evgen_zjets_inn.model import ChainedINN
+
+        return ChainedINN(self.config.base, self.config.jets, seed=self.config.seed)
+
+    def _prepare_stages(self, events: ak.Array, train: np.ndarray) -> None:
+        """Called once the training tensors exist, before the networks are built (no-op here)."""
+
+    def _stage_source(self, x: Any, c: Any, w: Any, groups: Any, index: Any) -> Any:
+        """The epoch source of one network: balanced over multiplicities (Sec. 2.2)."""
+        return self._balanced_source(x, c, w, groups=groups)
+
+    def _balanced_source(self, *tensors: Any, groups: Any) -> Any:
+        """Equal numbers of rows per multiplicity each epoch (``data.per_group``, capped by the smallest)."""
+        from evgen.training import BalancedSource
+
+        return BalancedSource(
+            *tensors, groups=groups, per_group=_per_group(self.config.data.per_group, groups)
+        )
+
+    def _stage_validation(self, x: Any, c: Any, w: Any) -> tuple[Any, ...]:
+        """Validation tensors of one network."""
+        return x, c, w
+
+    def _stage_loss(self, n_train: int) -> Any:
+        """The loss of one network trained on ``n_train`` rows: Eq. (10)."""
+        return _flow_loss
+
+    def _fitted_magic_normalisation(self, training_mean_w: dict[int, float]) -> dict[int, float]:
+        """Per-multiplicity factor on the Eq. (9) weights: from generated events (:meth:`_magic_normalisation`)."""
+        if not self.config.magic.enabled:
+            return dict.fromkeys(MULTIPLICITIES, 1.0)
+        return self._magic_normalisation(self.config.seed)
 
     def _magic_normalisation(self, seed: int) -> dict[int, float]:
         """Per multiplicity, ``1 / ⟨f̃⟩`` over ``MAGIC_NORMALISATION_EVENTS`` generated events.
