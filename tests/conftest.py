@@ -44,6 +44,19 @@ def make_collider_events(n: int = 500, seed: int = 0, max_jets: int = 3, weighte
 
 
 @pytest.fixture
+def one_torch_thread():
+    """Torch on one thread for the test (restored afterwards): tiny tensors gain nothing from
+    threads, and on a busy machine OpenMP waits dominate. Use with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def collider_events_small() -> ak.Array:
     return make_collider_events(400, seed=1)
 

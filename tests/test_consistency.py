@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from scipy.stats import norm
 
 from evgen.calibration import ReliabilityCurve, reliability_curve
@@ -18,12 +17,7 @@ from tests.conftest import make_collider_events
 TINY = {"layers": 2, "hidden": 32, "epochs": 15, "batch_size": 512, "lr": 3e-3, "early_stopping": 5}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _brute_auc(s, y, w):

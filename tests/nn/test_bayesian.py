@@ -23,10 +23,7 @@ from evgen.nn.bayesian import (
     weight_draw,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _layer(seed: int = 0, **kwargs) -> BayesianLinear:

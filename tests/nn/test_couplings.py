@@ -12,13 +12,7 @@ from evgen.nn import MLP, RandomRotation, SplineCoupling, random_orthogonal
 SPLINES = ("cubic", "rational-quadratic")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors gain nothing from threads, and on a busy machine OpenMP waits dominate."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _perturbed(module: nn.Module, scale: float = 0.3, seed: int = 0) -> nn.Module:

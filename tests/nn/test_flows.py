@@ -14,13 +14,7 @@ SPLINES = ("cubic", "rational-quadratic")
 SMALL = dict(blocks=3, bins=8, hidden=16, layers=2)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors gain nothing from threads, and on a busy machine OpenMP waits dominate."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _perturbed(flow: ConditionalINN, scale: float = 0.1, seed: int = 0) -> ConditionalINN:

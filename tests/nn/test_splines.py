@@ -20,13 +20,7 @@ BOUND = 10.0
 SPLINES = ("cubic", "rational-quadratic")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors gain nothing from threads, and on a busy machine OpenMP waits dominate."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _params(n: int, bins: int, scale: float, dtype: torch.dtype, seed: int = 0) -> tuple[torch.Tensor, ...]:

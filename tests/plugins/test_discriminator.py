@@ -31,12 +31,7 @@ TINY = {
 DELTA = np.array([0.5, 0.0])
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _true_ratio(x: np.ndarray) -> np.ndarray:
