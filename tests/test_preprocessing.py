@@ -10,6 +10,7 @@ from evgen_zjets_inn.synthetic import toy_zjets_events
 from evgen.errors import InputError
 from evgen.events import n_jets
 from evgen.preprocessing import (
+    AsinhScale,
     AtanhScale,
     Chain,
     LogShift,
@@ -50,6 +51,7 @@ def _matrix(n: int = 200, seed: int = 0) -> np.ndarray:
 STEPS = [
     lambda: LogShift([0], [20.0]),
     lambda: AtanhScale([2]),
+    lambda: AsinhScale([1, 3], scale=0.7),
     lambda: Standardize(),
     lambda: Whiten("cholesky"),
     lambda: Whiten("pca"),

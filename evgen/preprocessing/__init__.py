@@ -1,13 +1,13 @@
 """Invertible preprocessing: small steps chained, fitted on training data, saved without pickle.
 
 >>> from evgen.preprocessing import Chain, LogShift, AtanhScale, Standardize, Whiten
->>> from evgen.preprocessing import ZJetsFeatures, ZJetsPreprocessing
+>>> from evgen.preprocessing import ZJetsFeatures, ZJetsPhysicsFeatures, ZJetsPreprocessing
 """
 
 from __future__ import annotations
 
 from evgen.preprocessing.base import BaseStep, Chain, Step, register_step, step_kinds
-from evgen.preprocessing.steps import AtanhScale, LogShift, Standardize, Whiten
+from evgen.preprocessing.steps import AsinhScale, AtanhScale, LogShift, Standardize, Whiten
 from evgen.preprocessing.zjets import (
     MULTIPLICITIES,
     MUON_MASS,
@@ -16,6 +16,7 @@ from evgen.preprocessing.zjets import (
     block_slices,
     wrap_phi,
 )
+from evgen.preprocessing.zjets_physics import ZJetsPhysicsFeatures
 
 __all__ = [
     "Step",
@@ -25,6 +26,8 @@ __all__ = [
     "step_kinds",
     "LogShift",
     "AtanhScale",
+    "AsinhScale",
+    "ZJetsPhysicsFeatures",
     "Standardize",
     "Whiten",
     "ZJetsFeatures",

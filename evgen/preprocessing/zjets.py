@@ -14,7 +14,11 @@ third: exactly the inputs of the chained networks of Fig. 1.
 
 :class:`ZJetsPreprocessing` adds, per multiplicity, the invertible chain
 ``log(p_T − p_T,min)`` → ``atanh(Δφ/π)`` → standardisation (Eq. 4) →
-whitening, and maps network-space points back to events.
+whitening, and maps network-space points back to events. With
+``coordinates="physics"`` it uses
+:class:`~evgen.preprocessing.zjets_physics.ZJetsPhysicsFeatures` instead (the
+Breit–Wigner-mapped dimuon mass, decay angles and transverse-momentum balance,
+same column blocks) and adds the steps those coordinates need.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import awkward as ak
 import numpy as np
@@ -30,11 +34,15 @@ import numpy as np
 from evgen.errors import ConfigError, InputError
 from evgen.events import collider_events, n_jets
 from evgen.preprocessing.base import Chain, load_state, save_state
-from evgen.preprocessing.steps import AtanhScale, LogShift, Standardize, Whiten
+from evgen.preprocessing.steps import AsinhScale, AtanhScale, LogShift, Standardize, Whiten
+
+if TYPE_CHECKING:
+    from evgen.preprocessing.zjets_physics import ZJetsPhysicsFeatures
 
 __all__ = [
     "MUON_MASS",
     "MULTIPLICITIES",
+    "COORDINATES",
     "ZJetsFeatures",
     "ZJetsPreprocessing",
     "wrap_phi",
@@ -45,6 +53,8 @@ __all__ = [
 MUON_MASS = 0.1056583755
 #: Jet multiplicities of the Z + {1, 2, 3} jets process, Eq. (1).
 MULTIPLICITIES = (1, 2, 3)
+#: The two feature maps: the paper's per-object coordinates and the physics coordinates.
+COORDINATES = ("particles", "physics")
 _MUON_DIM = 5
 _JET_DIM = 4
 
@@ -85,6 +95,9 @@ class ZJetsFeatures:
 
     n_jets: int
     muon_mass: float = MUON_MASS
+
+    #: Decoding leaves the muon charges to the generator.
+    decodes_charge = False
 
     def __post_init__(self) -> None:
         if self.n_jets < 1:
@@ -145,6 +158,19 @@ class ZJetsFeatures:
     def reference_phi(self, events: ak.Array) -> np.ndarray:
         """The leading muon's ``φ`` (the azimuth the features are measured from)."""
         return _regular(events["Muon"].phi, 2)[:, 0]
+
+    def log_jacobian(self, events: ak.Array, source: str = "events") -> np.ndarray:
+        """``log |det|`` of the map to the paper's coordinates: zero, these are them."""
+        return np.zeros(len(events))
+
+    def jet_pair_delta_r(self, x: np.ndarray) -> np.ndarray:
+        """``(N, pairs)`` ΔR of every jet pair (for the magic transform, Eq. 8–9)."""
+        from evgen.magic import jet_pair_delta_r
+
+        names = self.names
+        eta = x[:, [names.index(f"j{k}_eta") for k in range(1, self.n_jets + 1)]]
+        phi = x[:, [names.index(f"j{k}_dphi") for k in range(1, self.n_jets + 1)]]
+        return jet_pair_delta_r(eta, phi)
 
     def to_events(
         self,
@@ -239,6 +265,16 @@ class ZJetsPreprocessing:
         columns; the chained density stays exact but the blocks lose that meaning.
     multiplicities
         Jet multiplicities to fit.
+    coordinates
+        ``"particles"``: the paper's ``p_T, η, Δφ(, m)`` per object (:class:`ZJetsFeatures`;
+        the default here, so that run directories written before the switch load unchanged);
+        ``"physics"``: the Breit–Wigner-mapped dimuon mass, rapidity, decay angles and the
+        transverse-momentum balance (:class:`~evgen.preprocessing.zjets_physics.ZJetsPhysicsFeatures`).
+        The physics chain adds ``atanh(2u/π)`` on the Breit–Wigner variable ``u``,
+        ``atanh(cos θ*)`` on the decay angle (both clamped like Δφ) and ``asinh(B/balance_scale)``
+        on the two balance components.
+    balance_scale
+        Scale in GeV of the ``asinh`` compression of the balance (physics coordinates).
     """
 
     def __init__(
@@ -249,9 +285,18 @@ class ZJetsPreprocessing:
         jet_mass_shift: float | None = 1.0,
         whitening: str = "cholesky",
         multiplicities: Sequence[int] = MULTIPLICITIES,
+        coordinates: str = "particles",
+        balance_scale: float = 10.0,
     ) -> None:
         if whitening not in ("cholesky", "pca", "none"):
             raise ConfigError(f"whitening must be 'cholesky', 'pca' or 'none'; got {whitening!r}")
+        if coordinates not in COORDINATES:
+            raise ConfigError(f"coordinates must be one of {list(COORDINATES)}; got {coordinates!r}")
+        if not balance_scale > 0:
+            raise ConfigError(f"balance_scale must be positive (GeV); got {balance_scale!r}")
+        self.coordinates = coordinates
+        self.balance_scale = float(balance_scale)
+        self.charged = True
         if jet_mass_shift is not None and not jet_mass_shift > 0:
             raise ConfigError(f"jet_mass_shift must be positive or None; got {jet_mass_shift!r}")
         self.jet_pt_min = float(jet_pt_min)
@@ -263,13 +308,24 @@ class ZJetsPreprocessing:
         self.chains: dict[int, Chain] = {}
 
     # -- the pieces -----------------------------------------------------------
-    def features(self, n: int) -> ZJetsFeatures:
-        """The feature map for ``n`` jets."""
+    def features(self, n: int) -> ZJetsFeatures | ZJetsPhysicsFeatures:
+        """The feature map for ``n`` jets (the configured ``coordinates``)."""
+        if self.coordinates == "physics":
+            from evgen.preprocessing.zjets_physics import ZJetsPhysicsFeatures
+
+            return ZJetsPhysicsFeatures(n, self.muon_mass, charged=self.charged)
         return ZJetsFeatures(n, self.muon_mass)
 
     def make_chain(self, n: int) -> Chain:
         """An unfitted chain for ``n`` jets."""
         f = self.features(n)
+        physics: list[Any] = []
+        if self.coordinates == "physics":
+            physics = [
+                AtanhScale(f.columns("breit_wigner"), scale=np.pi / 2),
+                AtanhScale(f.columns("cos_theta"), scale=1.0),
+                AsinhScale(f.columns("balance"), scale=self.balance_scale),
+            ]
         log_cols = f.columns("muon_pt") + f.columns("jet_pt")
         minima = [self.muon_pt_min] * len(f.columns("muon_pt")) + [self.jet_pt_min] * len(f.columns("jet_pt"))
         if self.jet_mass_shift is not None:
@@ -279,6 +335,7 @@ class ZJetsPreprocessing:
         steps = [
             LogShift([log_cols[i] for i in order], [minima[i] for i in order]),
             AtanhScale(f.columns("dphi")),
+            *physics,
             Standardize(),
         ]
         if self.whitening != "none":
@@ -300,6 +357,10 @@ class ZJetsPreprocessing:
         w = np.ones(len(events)) if weights is None else np.asarray(weights, dtype=np.float64)
         mass = ak.to_numpy(ak.flatten(events["Muon"].mass))
         self.muon_mass = float(np.median(mass)) if len(mass) else MUON_MASS
+        if self.coordinates == "physics":
+            from evgen.preprocessing.zjets_physics import muon_labels
+
+            self.charged = muon_labels(events)[1]
         for n in self.multiplicities:
             sel = counts == n
             if sel.sum() < self.features(n).dim + 2:
@@ -318,7 +379,8 @@ class ZJetsPreprocessing:
             ("jet_pt", self.jet_pt_min, "jet_pt_min"),
             ("muon_pt", self.muon_pt_min, "muon_pt_min"),
         ):
-            low = x[:, f.columns(kind)].min()
+            cols = f.columns(kind)
+            low = x[:, cols].min() if cols else np.inf
             if low < threshold:
                 raise InputError(
                     f"{source}: a {kind.replace('_', ' ')} of {low:.4g} GeV lies below {option}={threshold} GeV; "
@@ -360,6 +422,8 @@ class ZJetsPreprocessing:
             "jet_mass_shift": self.jet_mass_shift,
             "whitening": self.whitening,
             "multiplicities": list(self.multiplicities),
+            "coordinates": self.coordinates,
+            "balance_scale": self.balance_scale,
         }
 
     def save(self, path: str | Path) -> None:
@@ -368,6 +432,7 @@ class ZJetsPreprocessing:
             "kind": "zjets",
             "params": self.params(),
             "muon_mass": self.muon_mass,
+            "charged": self.charged,
             "chains": {},
         }
         arrays: dict[str, np.ndarray] = {}
@@ -385,6 +450,7 @@ class ZJetsPreprocessing:
             raise InputError(f"{path}: not a Z+jets preprocessing file (kind {spec.get('kind')!r})")
         pre = cls(**spec["params"])
         pre.muon_mass = float(spec["muon_mass"])
+        pre.charged = bool(spec.get("charged", True))
         for key, steps in spec["chains"].items():
             prefix = f"n{key}."
             mine = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}

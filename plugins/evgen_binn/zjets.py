@@ -28,7 +28,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 import torch
-from evgen_zjets_inn.config import NetConfig
+from evgen_zjets_inn.config import NetConfig, stored_config
 from evgen_zjets_inn.generator import ZJetsINN
 from evgen_zjets_inn.model import ChainedINN
 from torch import Tensor
@@ -276,7 +276,7 @@ class ZJetsBINN(ZJetsINN):
         run = RunDir(path)
         if run.generator_name() != cls.name:
             raise InputError(f"{path}: holds a {run.generator_name()!r} run, not {cls.name!r}")
-        gen = cls(run.read_config())
+        gen = cls(stored_config(run.read_config()))
         state_path = Path(path) / "model.json"
         if not state_path.exists():
             raise InputError(

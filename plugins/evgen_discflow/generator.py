@@ -39,7 +39,7 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
-from evgen_zjets_inn.generator import ZJetsINN, check_events, magic_pair_dr
+from evgen_zjets_inn.generator import ZJetsINN, check_events
 
 from evgen.errors import ConfigError, InputError
 from evgen.events import event_weights, n_jets, training_weights, with_weights
@@ -172,8 +172,9 @@ class DiscFlow(ZJetsINN):
         width = 5 + 4 * max(MULTIPLICITIES)
         ys, ns, ws, rows, features = [], [], [], [], {}
         for n, (y, where) in pre.encode(events).items():
-            x = pre.features(n).to_features(events[where])
-            magic = cfg.magic.training_weights(magic_pair_dr(x, n))
+            f = pre.features(n)
+            x = f.to_features(events[where])
+            magic = cfg.magic.training_weights(f.jet_pair_delta_r(x))
             ys.append(np.pad(y, ((0, 0), (0, width - y.shape[1]))))
             ns.append(np.full(len(y), n))
             ws.append(w[where] * magic)

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evgen.magic import MagicTransform
+from evgen.preprocessing.zjets import COORDINATES
 from evgen.training.config import TrainConfig, from_mapping, invalid, to_dict
 
-__all__ = ["NetConfig", "PreprocessingConfig", "DataConfig", "ZJetsINNConfig", "SPLINES"]
+__all__ = ["NetConfig", "PreprocessingConfig", "DataConfig", "ZJetsINNConfig", "SPLINES", "stored_config"]
 
 SPLINES = ("cubic", "rational-quadratic")
 
@@ -78,6 +79,12 @@ class PreprocessingConfig:
         Shift in GeV of the jet-mass log.
     whitening
         ``"cholesky"``, ``"pca"`` or ``"none"``.
+    coordinates
+        ``"physics"`` (default): Breit–Wigner-mapped dimuon mass, dimuon rapidity, decay
+        angles and the transverse-momentum balance (:mod:`evgen.preprocessing.zjets_physics`);
+        ``"particles"``: the paper's ``p_T, η, Δφ, m`` per object (reproduces Sec. 2.1).
+    balance_scale
+        GeV scale of the ``asinh`` compression of the balance (physics coordinates).
     """
 
     jet_pt_min: float = 20.0
@@ -85,8 +92,14 @@ class PreprocessingConfig:
     jet_mass: str = "log"
     jet_mass_shift: float = 1.0
     whitening: str = "cholesky"
+    coordinates: str = "physics"
+    balance_scale: float = 10.0
 
     def __post_init__(self) -> None:
+        if self.coordinates not in COORDINATES:
+            raise invalid("coordinates", self.coordinates, f"expected one of {list(COORDINATES)}")
+        if not self.balance_scale > 0:
+            raise invalid("balance_scale", self.balance_scale, "must be positive (GeV)")
         if self.jet_mass not in ("log", "linear"):
             raise invalid("jet_mass", self.jet_mass, "expected 'log' or 'linear'")
         if not self.jet_mass_shift > 0:
@@ -103,6 +116,8 @@ class PreprocessingConfig:
             "muon_pt_min": self.muon_pt_min,
             "jet_mass_shift": self.jet_mass_shift if self.jet_mass == "log" else None,
             "whitening": self.whitening,
+            "coordinates": self.coordinates,
+            "balance_scale": self.balance_scale,
         }
 
 
@@ -181,3 +196,13 @@ class ZJetsINNConfig:
             k: ({kk: vv for kk, vv in v.items() if vv is not None} if isinstance(v, dict) else v)
             for k, v in out.items()
         }
+
+
+def stored_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A config read from a run directory, completed with the defaults it was trained under.
+
+    Runs written before ``[preprocessing] coordinates`` existed used the paper's ``particles``.
+    """
+    pre = dict(config.get("preprocessing", {}))
+    pre.setdefault("coordinates", "particles")
+    return {**config, "preprocessing": pre}

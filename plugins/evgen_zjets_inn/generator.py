@@ -29,13 +29,12 @@ import numpy as np
 from evgen.errors import ConfigError, InputError
 from evgen.events import concatenate, n_jets, training_weights
 from evgen.interfaces import Generator
-from evgen.magic import jet_pair_delta_r
-from evgen.preprocessing.zjets import MULTIPLICITIES, ZJetsFeatures, ZJetsPreprocessing
+from evgen.preprocessing.zjets import MULTIPLICITIES, ZJetsPreprocessing
 from evgen.run_dir import RunDir, atomic_write
 from evgen.training.config import deep_merge
-from evgen_zjets_inn.config import ZJetsINNConfig
+from evgen_zjets_inn.config import ZJetsINNConfig, stored_config
 
-__all__ = ["ZJetsINN", "check_events", "magic_pair_dr"]
+__all__ = ["ZJetsINN", "check_events"]
 
 _STATE = "model.json"
 #: Generated events per multiplicity that fix the magic-weight normalisation (0.3 % precision).
@@ -64,15 +63,6 @@ def check_events(events: ak.Array, source: str = "events", drop: bool = False) -
             "select them first or pass --drop-invalid (data.drop_invalid = true) to drop them"
         )
     return (events[good] if bad else events), bad
-
-
-def magic_pair_dr(features: np.ndarray, n: int) -> np.ndarray:
-    """ΔR of every jet pair from a feature matrix (jet η and Δφ columns)."""
-    f = ZJetsFeatures(n)
-    names = f.names
-    eta = features[:, [names.index(f"j{k}_eta") for k in range(1, n + 1)]]
-    phi = features[:, [names.index(f"j{k}_dphi") for k in range(1, n + 1)]]
-    return jet_pair_delta_r(eta, phi)
 
 
 class ZJetsINN(Generator):
@@ -195,8 +185,9 @@ class ZJetsINN(Generator):
             ys, ns, ws, idx = [], [], [], []
             width = 5 + 4 * max(MULTIPLICITIES)
             for n, (y, where) in pre.encode(events[index]).items():
-                x = pre.features(n).to_features(events[index][where])
-                magic = cfg.magic.training_weights(magic_pair_dr(x, n))
+                f = pre.features(n)
+                x = f.to_features(events[index][where])
+                magic = cfg.magic.training_weights(f.jet_pair_delta_r(x))
                 ys.append(np.pad(y, ((0, 0), (0, width - y.shape[1]))))
                 ns.append(np.full(len(y), n))
                 ws.append(w_all[index][where] * magic)
@@ -325,7 +316,8 @@ class ZJetsINN(Generator):
         norm = {}
         for k in MULTIPLICITIES:
             x = self._sample_features(k, MAGIC_NORMALISATION_EVENTS, generator)
-            mean = float(self.config.magic.generation_weights(magic_pair_dr(x, k)).mean())
+            dr = self.preprocessing.features(k).jet_pair_delta_r(x)
+            mean = float(self.config.magic.generation_weights(dr).mean())
             if not mean > 0:
                 raise InputError(
                     f"zjets-inn: every generated {k}-jet event has ΔR_jj < R_min; the model is broken"
@@ -356,17 +348,22 @@ class ZJetsINN(Generator):
             )
 
     def log_prob(self, events: ak.Array) -> np.ndarray:
-        """``log p(features | n)`` per event, in the feature coordinates (p_T, η, Δφ, m).
+        """``log p(x | n)`` per event in the paper's coordinates ``x`` (p_T, η, Δφ, m per object).
 
-        The network density plus the preprocessing log-determinant; the global
-        azimuth and the multiplicity probability are not included.
+        The network density plus the preprocessing log-determinant and, with physics
+        coordinates, the log-Jacobian from the paper's coordinates to them, so both
+        coordinate systems give densities over the same space. The global azimuth and
+        the multiplicity probability are not included. (For samples without muon charge
+        the physics coordinates label a random muon; the value is then the density of
+        that labelling, and the event density is the average over both labellings.)
         """
         self._check_trained()
         out = np.full(len(events), np.nan)
         for n, (y, where) in self.preprocessing.encode(events).items():
-            x = self.preprocessing.features(n).to_features(events[where])
+            f = self.preprocessing.features(n)
+            x = f.to_features(events[where])
             _, log_det = self.preprocessing.forward(x, n)
-            out[where] = self.log_prob_network(y, n) + log_det
+            out[where] = self.log_prob_network(y, n) + log_det + f.log_jacobian(events[where])
         return out
 
     # -- generation ---------------------------------------------------------------------
@@ -418,14 +415,15 @@ class ZJetsINN(Generator):
             if len(index) == 0:
                 continue
             x = self._sample_features(k, len(index), generator)
+            f = self.preprocessing.features(k)
             weight = np.ones(len(index))
             if magic and self.config.magic.enabled:
-                weight = self.magic_norm[k] * self.config.magic.generation_weights(magic_pair_dr(x, k))
+                weight = self.magic_norm[k] * self.config.magic.generation_weights(f.jet_pair_delta_r(x))
             charge = None
-            if self.charge["present"]:
+            if self.charge["present"] and not f.decodes_charge:
                 lead = np.where(rng.uniform(size=len(index)) < self.charge["p_leading_negative"], -1, 1)
                 charge = np.stack([lead, -lead], axis=1)
-            parts.append(self.preprocessing.features(k).to_events(x, charge=charge, weight=weight, rng=rng))
+            parts.append(f.to_events(x, charge=charge, weight=weight, rng=rng))
             order.append(index)
         if not parts:
             return self._empty()
@@ -434,7 +432,7 @@ class ZJetsINN(Generator):
 
     def _sample_features(self, k: int, size: int, generator: Any) -> np.ndarray:
         """Features of ``size`` ``k``-jet events; rows with non-finite values are redrawn."""
-        out = np.empty((size, 5 + 4 * k))
+        out = np.empty((size, self.preprocessing.features(k).dim))
         todo = np.arange(size)
         for _ in range(20):
             y = self.model.sample(k, len(todo), generator).double().cpu().numpy()
@@ -483,7 +481,7 @@ class ZJetsINN(Generator):
         run = RunDir(path)
         if run.generator_name() != cls.name:
             raise InputError(f"{path}: holds a {run.generator_name()!r} run, not {cls.name!r}")
-        gen = cls(run.read_config())
+        gen = cls(stored_config(run.read_config()))
         state_path = Path(path) / _STATE
         if not state_path.exists():
             raise InputError(

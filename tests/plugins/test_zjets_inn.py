@@ -34,8 +34,19 @@ def train_events() -> ak.Array:
 
 @pytest.fixture(scope="module")
 def trained(train_events) -> ZJetsINN:
+    # the paper's coordinates: the toy's correlations live there (in the physics coordinates,
+    # the toy is nearly a product of independent Gaussians, nothing for the INN to beat)
+    torch.set_num_threads(1)
+    gen = ZJetsINN(TINY, data={"validation_fraction": 0.0}, preprocessing={"coordinates": "particles"})
+    gen.fit(train_events, progress=False)
+    return gen
+
+
+@pytest.fixture(scope="module")
+def trained_physics(train_events) -> ZJetsINN:
     torch.set_num_threads(1)
     gen = ZJetsINN(TINY, data={"validation_fraction": 0.0})
+    assert gen.config.preprocessing.coordinates == "physics"  # the default
     gen.fit(train_events, progress=False)
     return gen
 
@@ -103,7 +114,9 @@ def test_tiny_inn_beats_independent_gaussians_on_held_out_events(trained):
     assert np.concatenate(gains).mean() > 0.5
 
 
-def test_samples_carry_eq9_weights_normalised_per_multiplicity(trained):
+@pytest.mark.parametrize("coordinates", ["particles", "physics"])
+def test_samples_carry_eq9_weights_normalised_per_multiplicity(coordinates, request):
+    trained = request.getfixturevalue("trained" if coordinates == "particles" else "trained_physics")
     events = trained.sample(4000, seed=3)
     assert len(events) == 4000
     w = ak.to_numpy(events.weight)
@@ -126,7 +139,9 @@ def test_samples_carry_eq9_weights_normalised_per_multiplicity(trained):
     assert ak.min(events.Jet.pt) >= 20.0
 
 
-def test_save_load_regenerates_identically(trained, tmp_path):
+@pytest.mark.parametrize("coordinates", ["particles", "physics"])
+def test_save_load_regenerates_identically(coordinates, request, tmp_path):
+    trained = request.getfixturevalue("trained" if coordinates == "particles" else "trained_physics")
     trained.save(tmp_path / "run")
     again = load_generator(tmp_path / "run")
     a, b = trained.sample(500, seed=11), again.sample(500, seed=11)
@@ -229,3 +244,48 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert code == 2 and "bad.root: 50 of 50 events" in err and "--drop-invalid" in err
     assert main(["generate", str(tmp_path / "nothing"), "-n", "10", "-o", str(tmp_path / "x.root")]) == 2
     assert "not a run directory" in capsys.readouterr().err
+
+
+def test_a_run_written_before_the_coordinates_switch_loads_as_the_papers(trained, tmp_path):
+    trained.save(tmp_path / "old")
+    for name in ("config.json", "preprocessing.json"):  # strip what runs of the earlier release lacked
+        path = tmp_path / "old" / name
+        spec = json.loads(path.read_text())
+        section = spec["config"]["preprocessing"] if name == "config.json" else spec["params"]
+        section.pop("coordinates"), section.pop("balance_scale")
+        spec.pop("charged", None)
+        path.write_text(json.dumps(spec))
+    old = load_generator(tmp_path / "old")
+    assert old.config.preprocessing.coordinates == "particles"
+    assert old.preprocessing.coordinates == "particles"
+    a, b = trained.sample(300, seed=2), old.sample(300, seed=2)
+    assert ak.all(a.Muon.pt == b.Muon.pt) and ak.all(a.Jet.eta == b.Jet.eta)
+
+
+@pytest.mark.slow
+def test_physics_coordinates_learn_the_z_peak_the_papers_do_not(one_torch_thread):
+    # same small network and budget on the shipped sample's even half; M_μμ (1 jet) against the odd half
+    from pathlib import Path
+
+    from evgen import plugins
+    from evgen.histograms import compare_histograms, weighted_histogram
+    from evgen.observables import dimuon_mass
+    from evgen.training.config import load_config_file
+
+    events = read_events(plugins.get_dataset("zjets-small").path)
+    train, truth = events[::2], events[1::2]
+    config = load_config_file(Path(__file__).resolve().parents[2] / "configs" / "zjets-inn-small.toml")
+    edges = np.linspace(50.0, 130.0, 41)
+    one_jet = truth[n_jets(truth) == 1]
+    reference = weighted_histogram(dimuon_mass(one_jet), None, edges)
+    chi2 = {}
+    for coordinates in ("particles", "physics"):
+        gen = ZJetsINN(config, training={"epochs": 10}, preprocessing={"coordinates": coordinates})
+        gen.fit(train, progress=False)
+        sample = gen.sample(20_000, seed=1)
+        sample = sample[n_jets(sample) == 1]
+        generated = weighted_histogram(dimuon_mass(sample), ak.to_numpy(sample.weight), edges)
+        chi2[coordinates] = compare_histograms(reference, generated).chi2_ndf
+    # measured: particles ≈ 100–200, physics ≈ 5–15 (the truth half's own floor is ≈ 1)
+    assert chi2["physics"] < 0.25 * chi2["particles"], chi2
+    assert chi2["physics"] < 30, chi2
