@@ -245,7 +245,9 @@ def _init_worker(queue: Any, threads: int) -> None:
     _WORKER["queue"] = queue
 
 
-def _run_in_worker(run_dir: str, shard: Shard, path: str, chunk_size: int, magic: bool) -> str:
+def _run_in_worker(
+    run_dir: str, shard: Shard, path: str, chunk_size: int, magic: bool, format: str = "ttree"
+) -> str:
     from evgen.run_dir import generate_from_run
 
     generate_from_run(
@@ -259,6 +261,7 @@ def _run_in_worker(run_dir: str, shard: Shard, path: str, chunk_size: int, magic
         shards=shard.count,
         shard_index=shard.index,
         on_chunk=_WORKER["queue"].put,
+        format=format,
     )
     return path
 
@@ -274,6 +277,8 @@ def generate_shards(
     seed: int | None = None,
     magic: bool = True,
     progress: bool = True,
+    format: str = "ttree",
+    device: str = "cpu",
 ) -> Path:
     """Generate all ``shards`` files of a production of ``n`` events into ``directory``; returns ``fileset.json``.
 
@@ -282,7 +287,8 @@ def generate_shards(
     already in ``directory`` are checked and skipped, so rerunning the same
     command after an interruption finishes the production; without ``seed`` the
     rerun reuses the seed recorded in ``production.json``. The files are the same
-    for any ``jobs``.
+    for any ``jobs``. ``format`` (``ttree`` or ``rntuple``) applies to every shard;
+    ``device`` other than the CPU needs ``jobs = 1`` (one process holds the GPU).
     """
     import concurrent.futures as cf
     import multiprocessing as mp
@@ -295,6 +301,10 @@ def generate_shards(
         raise ConfigError(f"--jobs {jobs}: must be a positive number of processes")
     if chunk_size <= 0:
         raise ConfigError(f"--chunk-size must be positive; got {chunk_size}")
+    if jobs > 1 and device != "cpu":
+        raise ConfigError(
+            f"--device {device} with --jobs {jobs}: one process samples on the GPU; use --jobs 1"
+        )
     plan = plan_shards(n, shards, 0)  # validates n and shards before anything is written
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
@@ -333,9 +343,11 @@ def generate_shards(
                     shard_index=s.index,
                     on_chunk=bar.update,
                     generator=generator,
+                    format=format,
+                    device=device,
                 )
         else:
-            _run_pool(run.path, todo, jobs, chunk_size, magic, bar.update, cf, mp)
+            _run_pool(run.path, todo, jobs, chunk_size, magic, bar.update, cf, mp, format)
     finally:
         bar.close()
     info = {
@@ -360,6 +372,7 @@ def _run_pool(
     update: Callable[[int], object],
     cf: Any,
     mp: Any,
+    format: str = "ttree",
 ) -> None:
     """Shards in ``jobs`` spawned processes; chunk progress comes back through a queue."""
     import queue as queue_module
@@ -381,7 +394,9 @@ def _run_pool(
         initializer=_init_worker,
         initargs=(progress, threads),
     ) as pool:
-        pending = {pool.submit(_run_in_worker, str(run_dir), s, str(p), chunk_size, magic) for s, p in todo}
+        pending = {
+            pool.submit(_run_in_worker, str(run_dir), s, str(p), chunk_size, magic, format) for s, p in todo
+        }
         try:
             while pending:
                 done, pending = cf.wait(pending, timeout=0.5, return_when=cf.FIRST_COMPLETED)
