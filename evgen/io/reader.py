@@ -72,7 +72,7 @@ def _required_branches(
             elif field not in coll.optional:
                 similar = sorted(b for b in available if b.lower().startswith(coll.name.lower()[:2]))
                 raise InputError(
-                    f"{path}: {kind} {ttree.name!r} has no {item} {branch!r} (field {coll.name}.{field}); "
+                    f"{path}: {kind} {ttree.name!r} has no {item} {branch!r} (for {coll.name}.{field}); "
                     f"{'branches' if item == 'branch' else 'fields'} like it: {similar[:12] or sorted(available)[:12]}"
                 )
     if layout.weight is not None:
