@@ -105,17 +105,48 @@ def _fractions_section(summary: ValidationSummary) -> str:
     rows.append(["generated / reference", *ratio])
     return (
         "<h2>Jet-multiplicity fractions</h2><p>Weighted fractions of events per number of jets.</p>"
-        + _table("fractions", ["sample", *(f"{n} jets" for n in ns)], rows)
+        + _table("fractions", ["sample", *(_jets(n) for n in ns)], rows)
     )
 
 
-def _comparison_section(summary: ValidationSummary) -> str:
+def _jets(n: int) -> str:
+    return f"{n} jet{'s' if n != 1 else ''}"
+
+
+def _overview_section(summary: ValidationSummary, consistency: ConsistencyReport | None) -> str:
+    """One row per multiplicity: median and worst χ²/ndf, how many observables are off, the AUC."""
+    rows, classes = [], []
+    aucs = consistency.results if consistency is not None else {}
+    for n in sorted({r.multiplicity for r in summary.results}):
+        results = [r for r in summary.results if r.multiplicity == n]
+        chi2 = [r.comparison.chi2_ndf for r in results]
+        worst = max(results, key=lambda r: r.comparison.chi2_ndf)
+        off = sum(c > CHI2_WARN for c in chi2)
+        row = [
+            f'<a href="#multiplicity-{n}j">{_jets(n)}</a>',
+            _num(sorted(chi2)[len(chi2) // 2], ".2f"),
+            f"{_e(worst.name)} ({_num(worst.comparison.chi2_ndf, '.2f')})",
+            f"{off} of {len(results)}",
+        ]
+        if aucs:
+            result = aucs.get(n)
+            row.append("–" if result is None else f"{result.auc:.3f} ± {result.auc_error:.3f}")
+        rows.append(row)
+        classes.append("warn" if off else "")
+    header = ["multiplicity", "median χ²/ndf", "worst observable (χ²/ndf)", f"χ²/ndf &gt; {CHI2_WARN:g}"]
+    if aucs:
+        header.append("classifier AUC")
+    return "<h2>Overview</h2>" + _table("overview", header, rows, classes)
+
+
+def _comparison_table(summary: ValidationSummary, n: int) -> str:
     rows, classes = [], []
     for r in summary.results:
+        if r.multiplicity != n:
+            continue
         d = r.to_dict()
         rows.append(
             [
-                str(r.multiplicity),
                 _e(r.name),
                 _num(d["chi2"], ".1f"),
                 str(d["ndf"]),
@@ -125,18 +156,37 @@ def _comparison_section(summary: ValidationSummary) -> str:
             ]
         )
         classes.append("warn" if d["chi2_ndf"] > CHI2_WARN else "")
-    return (
-        "<h2>χ²/ndf and δ per observable</h2>"
+    return _table(
+        f"comparison-{n}j",
+        ["observable", "χ²", "ndf", "χ²/ndf", "bulk δ [%]", "ref. stat. error [%]"],
+        rows,
+        classes,
+    )
+
+
+def _multiplicity_sections(summary: ValidationSummary, figures: bool) -> str:
+    """Per multiplicity: the figure page and the χ²/ndf and δ table of its observables."""
+    parts = [
         "<p>χ²/ndf compares unit-normalised shapes with both samples' statistical errors; "
         "δ[%] = 100·|gen − ref|/ref (Eq. 11), median over bulk bins (≥ 1 % of the peak bin), next to "
         f"the reference's own statistical error there. Rows with χ²/ndf &gt; {CHI2_WARN:g} are shaded.</p>"
-        + _table(
-            "comparison",
-            ["jets", "observable", "χ²", "ndf", "χ²/ndf", "bulk δ [%]", "ref. stat. error [%]"],
-            rows,
-            classes,
-        )
-    )
+    ]
+    if figures:
+        from evgen.plotting import validation_figure
+    for n in sorted({r.multiplicity for r in summary.results}):
+        parts.append(f'<section id="multiplicity-{n}j"><h2>Z + {_jets(n)}</h2>')
+        if figures:
+            parts.append(
+                _figure(
+                    _png(validation_figure(summary, n)),
+                    f"Z + {_jets(n)}: {summary.generated_label} (orange) against {summary.reference_label} "
+                    "(black); below each panel δ[%] with the reference's statistical error as a band",
+                    f"figure-{n}j",
+                )
+            )
+        parts.append(_comparison_table(summary, n))
+        parts.append("</section>")
+    return "".join(parts)
 
 
 def _consistency_section(consistency: ConsistencyReport) -> str:
@@ -267,23 +317,12 @@ def report_html(
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
         f'<p class="meta">evgen {_e(__version__)}, {created}</p>',
+        _overview_section(summary, consistency),
         _fractions_section(summary),
-        _comparison_section(summary),
     ]
     if consistency is not None and consistency.results:
         parts.append(_consistency_section(consistency))
-    if figures:
-        from evgen.plotting import validation_figure
-
-        parts.append("<h2>Distributions</h2>")
-        for n in sorted({r.multiplicity for r in summary.results}):
-            parts.append(
-                _figure(
-                    _png(validation_figure(summary, n)),
-                    f"Z + {n} jet{'s' if n > 1 else ''}: histograms and δ[%] per observable",
-                    f"figure-{n}j",
-                )
-            )
+    parts.append(_multiplicity_sections(summary, figures))
     if metadata and (metadata.get("generator") or metadata.get("run_dir")):
         parts.append(_provenance_section(metadata, figures))
     parts.append("</body></html>\n")

@@ -193,7 +193,14 @@ def test_validate_an_rntuple_writes_a_report_naming_the_run(run, data, tmp_path)
     from tests.test_report import parse_report
 
     parsed = parse_report(page)
-    assert {"fractions", "comparison", "provenance", "training"} <= parsed.tables
+    assert {
+        "overview",
+        "fractions",
+        "comparison-1j",
+        "comparison-3j",
+        "provenance",
+        "training",
+    } <= parsed.tables
     assert {"figure-1j", "figure-2j", "figure-3j", "figure-training"} <= set(parsed.figures)
     assert str(run.resolve()) in page and "zjets-inn" in page
 

@@ -34,7 +34,7 @@ class _Parser(HTMLParser):
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         for key in ("src", "href"):
-            if key in a and not a[key].startswith("data:"):
+            if key in a and not a[key].startswith(("data:", "#")):
                 self.report.external.append(a[key])
         if tag == "link" or tag == "script" and "src" in a:
             self.report.external.append(tag)
@@ -121,10 +121,17 @@ def test_full_report_structure(summary, tmp_path):
     assert path.name == "report.html" and not any(p.name.endswith(".tmp") for p in path.parent.iterdir())
     page = path.read_text()
     report = parse_report(page)
-    assert report.tables == {"fractions", "comparison", "consistency", "provenance", "training"}
     multiplicities = sorted({r.multiplicity for r in summary.results})
+    per_multiplicity = {f"comparison-{n}j" for n in multiplicities}
+    assert (
+        report.tables == {"overview", "fractions", "consistency", "provenance", "training"} | per_multiplicity
+    )
     assert set(report.figures) == {f"figure-{n}j" for n in multiplicities} | {"figure-training"}
-    assert report.rows["comparison"] == len(summary.results)
+    assert sum(report.rows[t] for t in per_multiplicity) == len(summary.results)
+    for n in multiplicities:
+        assert report.rows[f"comparison-{n}j"] == sum(r.multiplicity == n for r in summary.results)
+        assert f'id="multiplicity-{n}j"' in page and f'href="#multiplicity-{n}j"' in page
+    assert report.rows["overview"] == len(multiplicities)
     assert report.rows["fractions"] == 3 and report.rows["consistency"] == 3 and report.rows["training"] == 2
     assert "0.510 ± 0.010" in page and "0.530 ± 0.010" in page
     first = summary.results[0]
@@ -137,7 +144,8 @@ def test_full_report_structure(summary, tmp_path):
 
 def test_without_consistency_run_or_figures(summary, tmp_path):
     report = parse_report(report_html(summary, figures=False))
-    assert report.tables == {"fractions", "comparison"} and report.figures == {}
+    assert report.tables == {"overview", "fractions", "comparison-1j", "comparison-2j", "comparison-3j"}
+    assert report.figures == {}
     metadata = _run_metadata(tmp_path)
     metadata["run_dir"] = str(tmp_path / "gone")
     page = report_html(summary, metadata=metadata)
