@@ -224,7 +224,7 @@ def generate_from_run(
     generator: Generator | None = None,
     format: str = "ttree",
     device: str = "cpu",
-    overlap: bool = True,
+    overlap: bool | None = None,
 ) -> Path:
     """Generate ``n`` events from a run directory and stream them to a ROOT file.
 
@@ -259,7 +259,9 @@ def generate_from_run(
         given device (GPU kernels draw other random numbers than the CPU's).
     overlap
         Sample the next chunk while the current one is written (:mod:`evgen.generation`);
-        the file is the same either way.
+        the file is the same either way. By default on for a GPU; off on the CPU, where
+        sampling and writing would compete for the same cores (measured: 13 % slower on
+        a busy 2-core machine, ``docs/scaling.md``).
     """
     from evgen.devices import resolve_device_name
     from evgen.io.writer import check_format
@@ -347,6 +349,6 @@ def generate_from_run(
         writer_options=writer_options,
         progress=progress,
         on_chunk=on_chunk,
-        overlap=overlap,
+        overlap=device != "cpu" if overlap is None else overlap,
     )
     return Path(output)

@@ -271,6 +271,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             default="cpu",
             metavar="DEVICE",
             help="where the networks sample: cpu (default), cuda, cuda:N or auto (cuda when present); "
-            "decoding and writing stay on the CPU, overlapped with sampling",
+            "decoding and writing stay on the CPU, overlapped with GPU sampling",
         )
         p.set_defaults(func=cmd_generate)
