@@ -61,3 +61,43 @@ def test_a_histogram_is_refused_by_name(files, tmp_path, capsys):
     assert main(["data", "info", str(tmp_path / "h.root")]) == 2
     err = capsys.readouterr().err
     assert "'Events' is a histogram (TH1D), expected a TTree or an RNTuple" in err
+
+
+def test_train_and_discflow_study(tmp_path):
+    """Training and a study from RNTuples only (training half and truth half of the shipped sample)."""
+    pytest.importorskip("evgen_discflow")
+    from evgen.io import read_events
+    from evgen.plugins import get_dataset
+
+    events = read_events(get_dataset("zjets-small").path, entry_stop=4000)
+    train = write_events(tmp_path / "train.root", events[0::2], format="rntuple")
+    truth = write_events(tmp_path / "truth.root", events[1::2], format="rntuple")
+    tiny = {
+        "base": {"blocks": 2, "bins": 8, "hidden": 16, "layers": 1},
+        "jets": {"blocks": 1, "bins": 8, "hidden": 16, "layers": 1},
+        "training": {"epochs": 1, "batch_size": 512},
+    }
+    (tmp_path / "inn.json").write_text(json.dumps(tiny))
+    args = ["train", "zjets-inn", "--data", str(train), "-o", str(tmp_path / "inn"), "--config"]
+    assert main([*args, str(tmp_path / "inn.json"), "--no-progress"]) == 0
+    study = {
+        **tiny,
+        "discflow": {"epochs": 1, "batch_size": 512, "discriminator_pretrain_epochs": 1},
+        "discriminator": {"layers": 2, "hidden": 16, "batch_size": 1024},
+        "reweighter": {"classifier": {"epochs": 1}, "min_events": 20},
+    }
+    (tmp_path / "study.json").write_text(json.dumps(study))
+    code = main(
+        ["discflow", "study", "--data", str(train), "--truth", str(truth), "--inn", str(tmp_path / "inn")]
+        + [
+            "-o",
+            str(tmp_path / "study"),
+            "--config",
+            str(tmp_path / "study.json"),
+            "-n",
+            "1000",
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    assert (tmp_path / "study" / "discflow_study.md").exists()
