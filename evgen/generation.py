@@ -10,6 +10,7 @@ overlap. An error in either thread stops both and no output file appears.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -73,6 +74,9 @@ def write_generated(
     bar = tqdm(total=n, unit="ev", desc="generate", disable=not progress, dynamic_ncols=True)
     try:
         with EventWriter(output, metadata=metadata, **dict(writer_options or {})) as writer:
+            if writer.removed_stale:
+                names = ", ".join(p.name for p in writer.removed_stale)
+                print(f"removed temporary files that killed runs left for {output}: {names}", file=sys.stderr)
             for events in chunks:
                 writer.extend(events)
                 bar.update(len(events))
