@@ -217,7 +217,7 @@ def _production(
     return production
 
 
-def _done(path: Path, shard: Shard, chunk_size: int, magic: bool) -> bool:
+def _done(path: Path, shard: Shard, chunk_size: int, magic: bool, format: str = "ttree") -> bool:
     """Whether ``path`` already holds this shard (files appear only when complete)."""
     if not path.exists():
         return False
@@ -228,9 +228,10 @@ def _done(path: Path, shard: Shard, chunk_size: int, magic: bool) -> bool:
         generation.get("shard") != shard.metadata()
         or generation.get("chunk_size") != chunk_size
         or generation.get("magic") != magic
+        or generation.get("format", "ttree") != format
     ):
         raise ConfigError(
-            f"{path}: holds other events than shard {shard.index} of this production; remove it"
+            f"{path}: holds other events (or another --format) than shard {shard.index} of this production; remove it"
         )
     return True
 
@@ -317,7 +318,7 @@ def generate_shards(
     production = _production(directory, run.path, n, shards, seed, chunk_size, magic)
     plan = plan_shards(n, shards, production["seed"])
     paths = [directory / shard_file_name(s.index, shards) for s in plan]
-    todo = [(s, p) for s, p in zip(plan, paths, strict=True) if not _done(p, s, chunk_size, magic)]
+    todo = [(s, p) for s, p in zip(plan, paths, strict=True) if not _done(p, s, chunk_size, magic, format)]
     bar = tqdm(
         total=n,
         initial=n - sum(s.n for s, _ in todo),
