@@ -7,6 +7,7 @@ Layout (written by ``evgen train``, read by ``evgen generate``)::
       provenance.json      evgen version, seed, data files and their sha256, multiplicity
                            fractions, command line, time
       history.json         loss per epoch (per network)
+      training_curves.png  loss and validation loss per epoch, drawn by `evgen train`
       weights/*.safetensors  model weights
       preprocessing.json + preprocessing.safetensors   fitted invertible preprocessing
       checkpoints/*.pt     training state for resuming (``torch.load(weights_only=True)``)
