@@ -10,7 +10,7 @@ from __future__ import annotations
 from evgen.io.layout import NANOAOD, CollectionLayout, Layout
 from evgen.io.objects import open_tree
 from evgen.io.reader import iterate_events, num_entries, read_events, read_metadata
-from evgen.io.writer import METADATA_KEY, WEIGHT_BRANCH, EventWriter, write_events
+from evgen.io.writer import FORMATS, METADATA_KEY, WEIGHT_BRANCH, EventWriter, write_events
 
 __all__ = [
     "NANOAOD",
@@ -25,4 +25,5 @@ __all__ = [
     "EventWriter",
     "METADATA_KEY",
     "WEIGHT_BRANCH",
+    "FORMATS",
 ]
