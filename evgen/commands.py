@@ -64,6 +64,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         "formats": tuple(args.formats.split(",")),
         **labels,
     }
+    consistency = None
     if args.dask:
         from evgen.validation_dask import validate_dask
 
@@ -90,16 +91,29 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         summary = validate(reference, generated, args.output, **common)
         n_ref, n_gen = len(reference), len(generated)
         if args.consistency:
-            _consistency(reference, generated, Path(args.output), args.seed)
+            consistency = _consistency(reference, generated, Path(args.output), args.seed)
+    from evgen.io import read_metadata
+    from evgen.report import write_report
+
+    report = write_report(
+        summary,
+        args.output,
+        consistency=consistency,
+        metadata=read_metadata(gen_paths[0]),
+        figures=not args.no_plots,
+    )
     worst = max(summary.results, key=lambda r: r.comparison.chi2_ndf)
     if n_ref is not None:
         print(f"validated {n_gen} generated against {n_ref} reference events")
     print(f"worst χ²/ndf: {worst.comparison.chi2_ndf:.2f} ({worst.name}, {worst.multiplicity} jets)")
-    print(f"wrote {args.output}/summary.md" + ("" if args.no_plots else " and validation_*j figures"))
+    print(
+        f"wrote {report} (one page to open in a browser), {args.output}/summary.md"
+        + ("" if args.no_plots else " and validation_*j figures")
+    )
     return 0
 
 
-def _consistency(reference, generated, output: Path, seed: int) -> None:  # noqa: ANN001
+def _consistency(reference, generated, output: Path, seed: int):  # noqa: ANN001, ANN202
     """Sec. 4.3: a fresh classifier per multiplicity as a two-sample test; AUC with bootstrap errors."""
     from evgen.consistency import consistency_report
 
@@ -110,6 +124,7 @@ def _consistency(reference, generated, output: Path, seed: int) -> None:  # noqa
         print(
             f"two-sample classifier, {n} jets: AUC {result.auc:.3f} ± {result.auc_error:.3f} (0.5 = indistinguishable)"
         )
+    return report
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -124,7 +139,7 @@ def register_core_commands(
 ) -> None:
     """Add the core's commands (data info, validate, demo) to the parser."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--tree", default="Events", help="TTree name (default: Events)")
+    common.add_argument("--tree", default="Events", help="TTree or RNTuple name (default: Events)")
     common.add_argument(
         "--branch-map",
         metavar="JSON",
@@ -135,18 +150,21 @@ def register_core_commands(
     p = groups["data"].add_parser(
         "info", parents=[common], help="events, jet multiplicities, kinematics and weights of a sample"
     )
-    p.add_argument("files", nargs="+", help="ROOT files (read chunk by chunk)")
+    p.add_argument("files", nargs="+", help="ROOT files, TTree or RNTuple (read chunk by chunk)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=_cmd_info)
 
     p = subparsers.add_parser(
         "validate",
         parents=[common],
-        help="compare generated events with a reference: plots per jet multiplicity, χ²/ndf summary",
+        help="compare generated events with a reference: plots per jet multiplicity, χ²/ndf summary, "
+        "report.html",
     )
     p.add_argument("reference", help="reference ROOT file(s), comma-separated")
     p.add_argument("generated", help="generated ROOT file(s), comma-separated")
-    p.add_argument("-o", "--output", required=True, help="output directory for figures and summary")
+    p.add_argument(
+        "-o", "--output", required=True, help="output directory for report.html, figures and summary"
+    )
     p.add_argument("--bins", type=_positive_int, default=40, help="bins per histogram (default 40)")
     p.add_argument("--max-events", type=_positive_int, help="read at most this many events of each sample")
     p.add_argument("--no-plots", action="store_true", help="write only the summary")

@@ -86,6 +86,10 @@ def run_demo(
     result = validate(
         truth_events, gen_events, out / "validation", plots=not quick, generated_label="zjets-inn", **common
     )
+    from evgen.io import read_metadata
+    from evgen.report import write_report
+
+    page = write_report(result, out / "validation", metadata=read_metadata(generated), figures=not quick)
     floor = validate(
         truth_events,
         events[0::2],
@@ -118,4 +122,5 @@ def run_demo(
     print(
         f"figures: {out / 'validation'}/validation_{{1,2,3}}j.png; summary: {out / 'validation' / 'summary.md'}"
     )
+    print(f"one page with all of it (open in a browser): {page}")
     return report

@@ -77,6 +77,18 @@ class Generator(_Described):
     def load(cls, path: str | Path) -> Generator:
         """Restore a generator written by :meth:`save`."""
 
+    def to(self, device: str) -> Generator:
+        """Sample on ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:N"``); returns the generator.
+
+        The default runs on the CPU only; generators with networks override it to move
+        them (decoding to events stays on the CPU).
+        """
+        if str(device) != "cpu":
+            from evgen.errors import ConfigError
+
+            raise ConfigError(f"generator {self.name!r} samples on the CPU only; got device {device!r}")
+        return self
+
 
 class Reweighter(_Described):
     """Learns weights that morph generated events onto a reference."""

@@ -19,7 +19,7 @@ import numpy as np
 if TYPE_CHECKING:
     from evgen.validation import ObservableResult, ValidationSummary
 
-__all__ = ["comparison_panel", "validation_pages", "pyplot"]
+__all__ = ["comparison_panel", "validation_figure", "validation_pages", "training_curves_figure", "pyplot"]
 
 
 def pyplot() -> Any:
@@ -80,6 +80,28 @@ def comparison_panel(
     ax_delta.tick_params(labelsize=8)
 
 
+def validation_figure(summary: ValidationSummary, multiplicity: int, ncols: int = 4) -> Any:
+    """The figure of one jet multiplicity: every observable with its δ[%] panel."""
+    plt = pyplot()
+    results = [r for r in summary.results if r.multiplicity == multiplicity]
+    nrows = math.ceil(len(results) / ncols)
+    fig = plt.figure(figsize=(4.2 * ncols, 4.4 * nrows))
+    outer = fig.add_gridspec(nrows, ncols, hspace=0.35, wspace=0.4)
+    for i, result in enumerate(results):
+        cell = outer[divmod(i, ncols)].subgridspec(2, 1, height_ratios=[3, 1], hspace=0.05)
+        ax = fig.add_subplot(cell[0])
+        ax_delta = fig.add_subplot(cell[1], sharex=ax)
+        comparison_panel(ax, ax_delta, result, summary.reference_label, summary.generated_label)
+        if i == 0:
+            ax.legend(fontsize=8, loc="upper left")
+    n = multiplicity
+    fig.suptitle(
+        f"Z + {n} jet{'s' if n > 1 else ''}: {summary.generated_label} vs {summary.reference_label}",
+        y=0.995 - 0.004 * nrows,
+    )
+    return fig
+
+
 def validation_pages(
     summary: ValidationSummary,
     output_dir: str | os.PathLike[str],
@@ -91,21 +113,7 @@ def validation_pages(
     out = Path(output_dir)
     written: list[Path] = []
     for n in sorted({r.multiplicity for r in summary.results}):
-        results = [r for r in summary.results if r.multiplicity == n]
-        nrows = math.ceil(len(results) / ncols)
-        fig = plt.figure(figsize=(4.2 * ncols, 4.4 * nrows))
-        outer = fig.add_gridspec(nrows, ncols, hspace=0.35, wspace=0.4)
-        for i, result in enumerate(results):
-            cell = outer[divmod(i, ncols)].subgridspec(2, 1, height_ratios=[3, 1], hspace=0.05)
-            ax = fig.add_subplot(cell[0])
-            ax_delta = fig.add_subplot(cell[1], sharex=ax)
-            comparison_panel(ax, ax_delta, result, summary.reference_label, summary.generated_label)
-            if i == 0:
-                ax.legend(fontsize=8, loc="upper left")
-        fig.suptitle(
-            f"Z + {n} jet{'s' if n > 1 else ''}: {summary.generated_label} vs {summary.reference_label}",
-            y=0.995 - 0.004 * nrows,
-        )
+        fig = validation_figure(summary, n, ncols)
         for fmt in formats:
             path = out / f"validation_{n}j.{fmt}"
             tmp = path.with_name(f".{path.stem}.tmp.{fmt}")
@@ -114,3 +122,23 @@ def validation_pages(
             written.append(path)
         plt.close(fig)
     return written
+
+
+def training_curves_figure(curves: dict[str, dict[str, list[float]]]) -> Any:
+    """Loss (solid) and validation loss (dashed) per epoch, one panel per network
+    (``curves`` as :func:`evgen.curves.loss_curves` returns them)."""
+    plt = pyplot()
+    names = list(curves)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.6 * len(names), 3.8), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        curve = curves[name]
+        ax.plot(curve["epoch"], curve["loss"], marker="o", ms=3, label="loss")
+        if "val_loss" in curve:
+            ax.plot(curve["epoch"], curve["val_loss"], marker="s", ms=3, ls="--", label="validation loss")
+        ax.set_xlabel("epoch", fontsize=11)
+        ax.set_ylabel("loss", fontsize=11)
+        ax.set_title(name or "training", fontsize=12)
+        ax.tick_params(labelsize=9)
+        ax.legend(fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -7,6 +7,7 @@ Layout (written by ``evgen train``, read by ``evgen generate``)::
       provenance.json      evgen version, seed, data files and their sha256, multiplicity
                            fractions, command line, time
       history.json         loss per epoch (per network)
+      training_curves.png  loss and validation loss per epoch, drawn by `evgen train`
       weights/*.safetensors  model weights
       preprocessing.json + preprocessing.safetensors   fitted invertible preprocessing
       checkpoints/*.pt     training state for resuming (``torch.load(weights_only=True)``)
@@ -222,6 +223,9 @@ def generate_from_run(
     jobs: int = 1,
     on_chunk: Callable[[int], object] | None = None,
     generator: Generator | None = None,
+    format: str = "ttree",
+    device: str = "cpu",
+    overlap: bool | None = None,
 ) -> Path:
     """Generate ``n`` events from a run directory and stream them to a ROOT file.
 
@@ -248,7 +252,23 @@ def generate_from_run(
         Called with the number of events after every written chunk (progress reporting).
     generator
         The run's generator when already loaded (saves loading it again).
+    format
+        ``"ttree"`` (default) or ``"rntuple"``: the same fields and metadata either way.
+    device
+        Where the networks sample: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA
+        when present). Decoding and writing stay on the CPU. A seed fixes the events for a
+        given device (GPU kernels draw other random numbers than the CPU's).
+    overlap
+        Sample the next chunk while the current one is written (:mod:`evgen.generation`);
+        the file is the same either way. By default on for a GPU; off on the CPU, where
+        sampling and writing would compete for the same cores (measured: 13 % slower on
+        a busy 2-core machine, ``docs/scaling.md``).
     """
+    from evgen.devices import resolve_device_name
+    from evgen.io.writer import check_format
+
+    format = check_format(format)
+    device = resolve_device_name(device)
     if shards < 1:
         raise ConfigError(f"--shards {shards}: must be a positive number of shards")
     if shard_index is None and shards > 1:
@@ -264,6 +284,8 @@ def generate_from_run(
             seed=seed,
             magic=magic,
             progress=progress,
+            format=format,
+            device=device,
         )
     if jobs != 1:
         raise ConfigError("--jobs runs several shards at once: use it with --shards K (and no --shard-index)")
@@ -283,6 +305,7 @@ def generate_from_run(
     run = RunDir(run_dir)
     if generator is None:
         generator = load_generator(run.path)
+    generator = generator.to(device)
     kwargs: dict[str, Any] = {}
     if not magic:
         if "magic" not in inspect.signature(generator.sample).parameters:
@@ -292,14 +315,21 @@ def generate_from_run(
         import numpy as np
 
         seed = int(np.random.SeedSequence().generate_state(1)[0])
-    generation: dict[str, Any] = {"n": n, "seed": seed, "chunk_size": chunk_size, "magic": magic}
-    writer_options: dict[str, int] = {}
+    generation: dict[str, Any] = {
+        "n": n,
+        "seed": seed,
+        "chunk_size": chunk_size,
+        "magic": magic,
+        "device": device,
+        "format": format,
+    }
+    writer_options: dict[str, Any] = {"format": format}
     if shard is None:
         seeds = _chunk_seeds(seed, -(-n // chunk_size))
     else:
         seeds = shard.chunk_seeds(chunk_size)
         generation.update(n=shard.n, shard=shard.metadata())
-        writer_options = {"first_event": shard.first_event, "luminosity_block": shard.luminosity_block}
+        writer_options.update(first_event=shard.first_event, luminosity_block=shard.luminosity_block)
     metadata = {
         "generator": run.generator_name(),
         "run_dir": str(run.path.resolve()),
@@ -307,43 +337,19 @@ def generate_from_run(
         "provenance": run.read_provenance(),
         "generation": generation,
     }
-    _write(
+    from evgen.generation import write_generated
+
+    write_generated(
         generator,
         generation["n"],
         output,
         seeds,
         chunk_size,
-        kwargs,
-        metadata,
-        writer_options,
-        progress,
-        on_chunk,
+        sample_options=kwargs,
+        metadata=metadata,
+        writer_options=writer_options,
+        progress=progress,
+        on_chunk=on_chunk,
+        overlap=device != "cpu" if overlap is None else overlap,
     )
     return Path(output)
-
-
-def _write(
-    generator: Generator,
-    n: int,
-    output: str | os.PathLike[str],
-    seeds: list[int],
-    chunk_size: int,
-    kwargs: Mapping[str, Any],
-    metadata: Mapping[str, Any],
-    writer_options: Mapping[str, int],
-    progress: bool,
-    on_chunk: Callable[[int], object] | None,
-) -> None:
-    from tqdm.auto import tqdm
-
-    from evgen.io import EventWriter
-
-    bar = tqdm(total=n, unit="ev", desc="generate", disable=not progress, dynamic_ncols=True)
-    with EventWriter(output, metadata=metadata, **writer_options) as writer:
-        for i, chunk_seed in enumerate(seeds):
-            m = min(chunk_size, n - i * chunk_size)
-            writer.extend(generator.sample(m, seed=chunk_seed, **kwargs))
-            bar.update(m)
-            if on_chunk is not None:
-                on_chunk(m)
-    bar.close()

@@ -217,7 +217,7 @@ def _production(
     return production
 
 
-def _done(path: Path, shard: Shard, chunk_size: int, magic: bool) -> bool:
+def _done(path: Path, shard: Shard, chunk_size: int, magic: bool, format: str = "ttree") -> bool:
     """Whether ``path`` already holds this shard (files appear only when complete)."""
     if not path.exists():
         return False
@@ -228,9 +228,10 @@ def _done(path: Path, shard: Shard, chunk_size: int, magic: bool) -> bool:
         generation.get("shard") != shard.metadata()
         or generation.get("chunk_size") != chunk_size
         or generation.get("magic") != magic
+        or generation.get("format", "ttree") != format
     ):
         raise ConfigError(
-            f"{path}: holds other events than shard {shard.index} of this production; remove it"
+            f"{path}: holds other events (or another --format) than shard {shard.index} of this production; remove it"
         )
     return True
 
@@ -245,7 +246,9 @@ def _init_worker(queue: Any, threads: int) -> None:
     _WORKER["queue"] = queue
 
 
-def _run_in_worker(run_dir: str, shard: Shard, path: str, chunk_size: int, magic: bool) -> str:
+def _run_in_worker(
+    run_dir: str, shard: Shard, path: str, chunk_size: int, magic: bool, format: str = "ttree"
+) -> str:
     from evgen.run_dir import generate_from_run
 
     generate_from_run(
@@ -259,6 +262,7 @@ def _run_in_worker(run_dir: str, shard: Shard, path: str, chunk_size: int, magic
         shards=shard.count,
         shard_index=shard.index,
         on_chunk=_WORKER["queue"].put,
+        format=format,
     )
     return path
 
@@ -274,6 +278,8 @@ def generate_shards(
     seed: int | None = None,
     magic: bool = True,
     progress: bool = True,
+    format: str = "ttree",
+    device: str = "cpu",
 ) -> Path:
     """Generate all ``shards`` files of a production of ``n`` events into ``directory``; returns ``fileset.json``.
 
@@ -282,7 +288,8 @@ def generate_shards(
     already in ``directory`` are checked and skipped, so rerunning the same
     command after an interruption finishes the production; without ``seed`` the
     rerun reuses the seed recorded in ``production.json``. The files are the same
-    for any ``jobs``.
+    for any ``jobs``. ``format`` (``ttree`` or ``rntuple``) applies to every shard;
+    ``device`` other than the CPU needs ``jobs = 1`` (one process holds the GPU).
     """
     import concurrent.futures as cf
     import multiprocessing as mp
@@ -295,6 +302,10 @@ def generate_shards(
         raise ConfigError(f"--jobs {jobs}: must be a positive number of processes")
     if chunk_size <= 0:
         raise ConfigError(f"--chunk-size must be positive; got {chunk_size}")
+    if jobs > 1 and device != "cpu":
+        raise ConfigError(
+            f"--device {device} with --jobs {jobs}: one process samples on the GPU; use --jobs 1"
+        )
     plan = plan_shards(n, shards, 0)  # validates n and shards before anything is written
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
@@ -307,7 +318,7 @@ def generate_shards(
     production = _production(directory, run.path, n, shards, seed, chunk_size, magic)
     plan = plan_shards(n, shards, production["seed"])
     paths = [directory / shard_file_name(s.index, shards) for s in plan]
-    todo = [(s, p) for s, p in zip(plan, paths, strict=True) if not _done(p, s, chunk_size, magic)]
+    todo = [(s, p) for s, p in zip(plan, paths, strict=True) if not _done(p, s, chunk_size, magic, format)]
     bar = tqdm(
         total=n,
         initial=n - sum(s.n for s, _ in todo),
@@ -333,9 +344,11 @@ def generate_shards(
                     shard_index=s.index,
                     on_chunk=bar.update,
                     generator=generator,
+                    format=format,
+                    device=device,
                 )
         else:
-            _run_pool(run.path, todo, jobs, chunk_size, magic, bar.update, cf, mp)
+            _run_pool(run.path, todo, jobs, chunk_size, magic, bar.update, cf, mp, format)
     finally:
         bar.close()
     info = {
@@ -360,6 +373,7 @@ def _run_pool(
     update: Callable[[int], object],
     cf: Any,
     mp: Any,
+    format: str = "ttree",
 ) -> None:
     """Shards in ``jobs`` spawned processes; chunk progress comes back through a queue."""
     import queue as queue_module
@@ -381,7 +395,9 @@ def _run_pool(
         initializer=_init_worker,
         initargs=(progress, threads),
     ) as pool:
-        pending = {pool.submit(_run_in_worker, str(run_dir), s, str(p), chunk_size, magic) for s, p in todo}
+        pending = {
+            pool.submit(_run_in_worker, str(run_dir), s, str(p), chunk_size, magic, format) for s, p in todo
+        }
         try:
             while pending:
                 done, pending = cf.wait(pending, timeout=0.5, return_when=cf.FIRST_COMPLETED)

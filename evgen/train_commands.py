@@ -135,6 +135,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         shards=shards,
         shard_index=args.shard_index,
         jobs=args.jobs,
+        format=args.format,
+        device=args.device,
     )
     if args.shard_index is not None:
         from evgen.shards import Shard
@@ -211,8 +213,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p = subparsers.add_parser(
             "generate",
             help="generate events from a run directory into a ROOT file, in chunks",
-            description="Sample N events from the generator in RUN and stream them to a ROOT file "
-            "(NanoAOD-style branches plus genWeight; the run's provenance goes into the file metadata).",
+            description="Sample N events from the generator in RUN and stream them to a ROOT file, "
+            "a TTree or an RNTuple (NanoAOD-style branches plus genWeight; the run's provenance goes "
+            "into the file metadata). Temporary files that killed runs left for the same output are removed.",
         )
         p.add_argument("run", metavar="RUN", help="run directory written by `evgen train`")
         p.add_argument(
@@ -255,5 +258,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             type=_positive,
             default=1,
             help="with --shards (no --shard-index): run this many shards at once, one process each",
+        )
+        p.add_argument(
+            "--format",
+            choices=("ttree", "rntuple"),
+            default="ttree",
+            help="ROOT container of the events: ttree (default; any ROOT version) or rntuple "
+            "(ROOT's successor to TTree, ROOT >= 6.34); same NanoAOD fields either way",
+        )
+        p.add_argument(
+            "--device",
+            default="cpu",
+            metavar="DEVICE",
+            help="where the networks sample: cpu (default), cuda, cuda:N or auto (cuda when present); "
+            "decoding and writing stay on the CPU, overlapped with GPU sampling",
         )
         p.set_defaults(func=cmd_generate)

@@ -67,3 +67,14 @@ def collider_file(tmp_path):
 
     events = make_collider_events(600, seed=2, weighted=True)
     return write_events(tmp_path / "sample.root", events, metadata={"generator": "test"}), events
+
+
+def rntuple_copy(source, target, tree: str = "Events"):
+    """An RNTuple copy of a TTree file, written the way uproot's documentation shows
+    (``file["Events"] = {...}`` writes an RNTuple since uproot 5.7); returns ``target``."""
+    import uproot
+
+    arrays = uproot.open(source)[tree].arrays()
+    with uproot.recreate(target) as file:
+        file[tree] = {name: arrays[name] for name in arrays.fields}
+    return target

@@ -22,4 +22,5 @@ def test_demo_quick_runs_the_whole_chain(tmp_path):
     floor = report["median_chi2_ndf_training_sample"]
     assert set(floor) == {"1", "2", "3"} and all(0.4 < v < 2.0 for v in floor.values())
     assert (out / "validation" / "summary.md").exists()
+    assert "zjets-inn" in (out / "validation" / "report.html").read_text()
     assert (out / "run" / "provenance.json").exists()

@@ -1,4 +1,4 @@
-"""ROOT event I/O with uproot and awkward (knows nothing of torch).
+"""ROOT event I/O with uproot and awkward: TTrees and RNTuples (knows nothing of torch).
 
 >>> from evgen.io import read_events, write_events
 >>> events = read_events("sample.root")                  # doctest: +SKIP
@@ -8,8 +8,9 @@
 from __future__ import annotations
 
 from evgen.io.layout import NANOAOD, CollectionLayout, Layout
-from evgen.io.reader import iterate_events, num_entries, open_tree, read_events, read_metadata
-from evgen.io.writer import METADATA_KEY, WEIGHT_BRANCH, EventWriter, write_events
+from evgen.io.objects import open_tree
+from evgen.io.reader import iterate_events, num_entries, read_events, read_metadata
+from evgen.io.writer import FORMATS, METADATA_KEY, WEIGHT_BRANCH, EventWriter, write_events
 
 __all__ = [
     "NANOAOD",
@@ -24,4 +25,5 @@ __all__ = [
     "EventWriter",
     "METADATA_KEY",
     "WEIGHT_BRANCH",
+    "FORMATS",
 ]

@@ -1,4 +1,7 @@
-"""Read ROOT TTrees into :mod:`evgen.events` arrays with uproot.
+"""Read ROOT TTrees and RNTuples into :mod:`evgen.events` arrays with uproot.
+
+Both formats are read with the same calls and the same branch mappings (an
+RNTuple's fields play the role of a TTree's branches).
 
 Every failure a user can cause (missing or corrupt file, missing tree or
 branch, wrong types, NaN/inf, empty tree) raises :class:`evgen.errors.InputError`
@@ -19,6 +22,7 @@ import uproot
 from evgen.errors import InputError
 from evgen.events import collider_events
 from evgen.io.layout import EVENT_ID_BRANCHES, NANOAOD, WEIGHT_BRANCHES, Layout
+from evgen.io.objects import container_words, open_tree
 
 __all__ = ["read_events", "iterate_events", "open_tree", "read_metadata", "num_entries"]
 
@@ -32,27 +36,6 @@ def _paths(paths: PathLike | Sequence[PathLike]) -> list[Path]:
     if not out:
         raise InputError("no input files given")
     return out
-
-
-def open_tree(path: PathLike, tree: str = "Events") -> Any:
-    """Open ``path`` and return its TTree ``tree``, with clear errors."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, expected a ROOT file")
-    try:
-        file = uproot.open(path)
-    except Exception as exc:  # uproot raises many kinds for non-ROOT or truncated files
-        raise InputError(f"{path}: not a readable ROOT file ({type(exc).__name__}: {exc})") from None
-    try:
-        obj = file[tree]
-    except Exception:
-        keys = sorted({k.split(";")[0] for k in file.keys(recursive=False)})
-        raise InputError(f"{path}: no tree {tree!r}; the file holds {keys or 'nothing'}") from None
-    if not isinstance(obj, uproot.behaviors.TTree.TTree):
-        raise InputError(f"{path}: {tree!r} is a {type(obj).__name__}, expected a TTree")
-    return obj
 
 
 def num_entries(paths: PathLike | Sequence[PathLike], tree: str = "Events") -> int:
@@ -79,6 +62,7 @@ def _required_branches(
     ttree: Any, layout: Layout, path: Path
 ) -> tuple[dict[str, dict[str, str]], str | None]:
     available = set(ttree.keys())
+    kind, item = container_words(ttree)
     plan: dict[str, dict[str, str]] = {}
     for coll in layout.collections:
         plan[coll.name] = {}
@@ -88,41 +72,41 @@ def _required_branches(
             elif field not in coll.optional:
                 similar = sorted(b for b in available if b.lower().startswith(coll.name.lower()[:2]))
                 raise InputError(
-                    f"{path}: tree {ttree.name!r} has no branch {branch!r} (field {coll.name}.{field}); "
-                    f"branches like it: {similar[:12] or sorted(available)[:12]}"
+                    f"{path}: {kind} {ttree.name!r} has no {item} {branch!r} (for {coll.name}.{field}); "
+                    f"{'branches' if item == 'branch' else 'fields'} like it: {similar[:12] or sorted(available)[:12]}"
                 )
     if layout.weight is not None:
         if layout.weight not in available:
-            raise InputError(f"{path}: tree {ttree.name!r} has no weight branch {layout.weight!r}")
+            raise InputError(f"{path}: {kind} {ttree.name!r} has no weight {item} {layout.weight!r}")
         weight = layout.weight
     else:
         weight = next((b for b in WEIGHT_BRANCHES if b in available), None)
     return plan, weight
 
 
-def _as_jagged(array: ak.Array, path: Path, branch: str) -> ak.Array:
+def _as_jagged(array: ak.Array, path: Path, branch: str, item: str = "branch") -> ak.Array:
     """Fixed-size (``mu_pt[2]``) or jagged branches as var-length lists of numbers."""
     layout_type = array.type.content
     if isinstance(layout_type, ak.types.RegularType):
         array = ak.from_regular(array, axis=1)
     elif not isinstance(layout_type, ak.types.ListType):
         raise InputError(
-            f"{path}: branch {branch!r} holds {array.type}, expected one list of numbers per event"
+            f"{path}: {item} {branch!r} holds {array.type}, expected one list of numbers per event"
         )
     inner = array.type.content.content
     if not (isinstance(inner, ak.types.NumpyType) and inner.primitive not in ("datetime64", "timedelta64")):
-        raise InputError(f"{path}: branch {branch!r} holds {array.type}, expected numbers")
+        raise InputError(f"{path}: {item} {branch!r} holds {array.type}, expected numbers")
     return array
 
 
-def _check_finite(values: ak.Array, path: Path, branch: str, offset: int) -> None:
+def _check_finite(values: ak.Array, path: Path, branch: str, offset: int, item: str = "branch") -> None:
     flat = ak.to_numpy(ak.flatten(values, axis=None))
     if flat.dtype.kind == "f" and not np.isfinite(flat).all():
         per_event = ak.any(~np.isfinite(values), axis=-1) if values.ndim > 1 else ~np.isfinite(values)
         entry = int(np.flatnonzero(ak.to_numpy(per_event))[0]) + offset
         bad = flat[~np.isfinite(flat)][0]
         raise InputError(
-            f"{path}: branch {branch!r} has value {bad} in entry {entry}; expected finite numbers"
+            f"{path}: {item} {branch!r} has value {bad} in entry {entry}; expected finite numbers"
         )
 
 
@@ -133,13 +117,14 @@ def _build(
     weight_branch: str | None,
     path: Path,
     offset: int,
+    item: str = "branch",
 ) -> ak.Array:
     collections: dict[str, dict[str, ak.Array]] = {}
     for coll in layout.collections:
         fields: dict[str, ak.Array] = {}
         for field, branch in plan[coll.name].items():
-            values = _as_jagged(arrays[branch], path, branch)
-            _check_finite(values, path, branch, offset)
+            values = _as_jagged(arrays[branch], path, branch, item)
+            _check_finite(values, path, branch, offset, item)
             fields[field] = values
         if fields:
             template = next(iter(fields.values()))
@@ -147,7 +132,7 @@ def _build(
             for field, values in fields.items():
                 if not ak.all(ak.num(values, axis=1) == counts):
                     raise InputError(
-                        f"{path}: branch {plan[coll.name][field]!r} has a different number of "
+                        f"{path}: {item} {plan[coll.name][field]!r} has a different number of "
                         f"{coll.name} entries per event than {plan[coll.name][next(iter(fields))]!r}"
                     )
             for field, constant in coll.constants().items():
@@ -158,9 +143,9 @@ def _build(
         raw = arrays[weight_branch]
         if raw.ndim != 1:
             raise InputError(
-                f"{path}: weight branch {weight_branch!r} holds {raw.type}, expected one number per event"
+                f"{path}: weight {item} {weight_branch!r} holds {raw.type}, expected one number per event"
             )
-        _check_finite(raw, path, weight_branch, offset)
+        _check_finite(raw, path, weight_branch, offset, item)
         weight = ak.to_numpy(raw).astype(np.float64)
     extra = {b: ak.to_numpy(arrays[b]) for b in EVENT_ID_BRANCHES if b in ak.fields(arrays)}
     return collider_events(collections, weight, extra)
@@ -182,8 +167,8 @@ def _read_one(path: Path, tree: str, layout: Layout, entry_stop: int | None) -> 
     except InputError:
         raise
     except Exception as exc:
-        raise InputError(f"{path}: cannot read tree {tree!r} ({type(exc).__name__}: {exc})") from None
-    return _build(arrays, plan, layout, weight, path, 0)
+        raise InputError(f"{path}: cannot read {tree!r} ({type(exc).__name__}: {exc})") from None
+    return _build(arrays, plan, layout, weight, path, 0, container_words(ttree)[1])
 
 
 def read_events(
@@ -200,7 +185,7 @@ def read_events(
     paths
         One ROOT file or several; their events are concatenated in order.
     tree
-        TTree name.
+        Name of the TTree or RNTuple.
     layout
         Branch mapping; NanoAOD-style by default.
     entry_stop
@@ -220,7 +205,7 @@ def read_events(
             remaining -= len(part)
     events = parts[0] if len(parts) == 1 else ak.concatenate(parts)
     if len(events) == 0 and not allow_empty:
-        raise InputError(f"{', '.join(map(str, _paths(paths)))}: tree {tree!r} holds no events")
+        raise InputError(f"{', '.join(map(str, _paths(paths)))}: {tree!r} holds no events")
     return events
 
 
@@ -246,10 +231,10 @@ def iterate_events(
         try:
             chunks = ttree.iterate(branches, step_size=step_size, library="ak")
             for arrays in chunks:
-                events = _build(arrays, plan, layout, weight, path, offset)
+                events = _build(arrays, plan, layout, weight, path, offset, container_words(ttree)[1])
                 offset += len(events)
                 yield events
         except InputError:
             raise
         except Exception as exc:
-            raise InputError(f"{path}: cannot read tree {tree!r} ({type(exc).__name__}: {exc})") from None
+            raise InputError(f"{path}: cannot read {tree!r} ({type(exc).__name__}: {exc})") from None

@@ -1,14 +1,18 @@
-"""Write events to ROOT TTrees, atomically, with NanoAOD-style names.
+"""Write events to ROOT TTrees or RNTuples, atomically, with NanoAOD-style names.
 
 Files hold ``nMuon, Muon_pt, ...``, ``nJet, Jet_pt, ...``, the event weight as
 ``genWeight`` and the NanoAOD event IDs ``run``, ``luminosityBlock``, ``event``,
-so plain uproot and coffea's NanoEvents read them. Provenance (generator,
+so plain uproot and coffea's NanoEvents read them. ``format="ttree"`` (the
+default) writes a TTree, ``format="rntuple"`` an RNTuple with the same field names
+and types (ROOT ≥ 6.34 reads it; see ``docs/io.md`` for which to choose). Provenance (generator,
 configuration, seed, evgen version) is stored as JSON in a ``TObjString`` named
 ``evgen_metadata``.
 
 A file appears under its final name only when it is complete: data go to a
 temporary file in the same directory that is renamed at the end; on any error
-the temporary file is removed.
+the temporary file is removed, and temporary files of the same output left by
+processes that died (``kill -9``) are removed when the next write starts
+(:mod:`evgen.io.tempfiles`).
 """
 
 from __future__ import annotations
@@ -28,14 +32,17 @@ import uproot
 from evgen import __version__
 from evgen.errors import InputError
 from evgen.events import event_weights
+from evgen.io.tempfiles import remove_stale_temporaries, temporary_path
 
-__all__ = ["EventWriter", "write_events", "METADATA_KEY", "WEIGHT_BRANCH"]
+__all__ = ["EventWriter", "write_events", "METADATA_KEY", "WEIGHT_BRANCH", "FORMATS"]
 
 METADATA_KEY = "evgen_metadata"
 #: Events per TBasket. Readers decompress whole baskets, so this bounds the memory
 #: of chunked reading (a single 1M-event basket would make ``iterate_events`` load it all).
 BASKET_EVENTS = 100_000
 WEIGHT_BRANCH = "genWeight"
+#: Output formats: ROOT's TTree, or its successor RNTuple.
+FORMATS = ("ttree", "rntuple")
 _FLOAT_FIELDS = ("pt", "eta", "phi", "mass")
 
 
@@ -52,6 +59,31 @@ def _plain_collection(coll: ak.Array, name: str) -> ak.Array:
     return ak.zip(fields)
 
 
+def check_format(format: str) -> str:
+    """``format`` in lower case when it is one of :data:`FORMATS`; a clear error otherwise."""
+    value = str(format).lower()
+    if value not in FORMATS:
+        raise InputError(f"output format {format!r}: expected one of {', '.join(FORMATS)}")
+    return value
+
+
+def _flat_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Collections as NanoAOD's flat fields: ``Muon`` → ``nMuon`` (int32), ``Muon_pt``, ...
+
+    uproot's TTree writer makes the same names (and counter type) from record arrays;
+    an RNTuple would keep ``Muon`` as one collection field, which NanoAOD readers do not expect.
+    """
+    out: dict[str, Any] = {}
+    for name, values in data.items():
+        if isinstance(values, ak.Array) and ak.fields(values):
+            out[f"n{name}"] = ak.to_numpy(ak.num(values, axis=1)).astype(np.int32)
+            for field in ak.fields(values):
+                out[f"{name}_{field}"] = values[field]
+        else:
+            out[name] = values
+    return out
+
+
 class EventWriter:
     """Stream events into a new ROOT file chunk by chunk; memory stays bounded.
 
@@ -60,7 +92,8 @@ class EventWriter:
     ...         w.extend(chunk)
 
     Event numbers continue from ``first_event`` unless the events carry their own
-    ``event`` field (as events read from a file do).
+    ``event`` field (as events read from a file do). ``format`` is ``"ttree"`` or
+    ``"rntuple"``; both hold the same NanoAOD names and types.
     """
 
     def __init__(
@@ -71,8 +104,10 @@ class EventWriter:
         first_event: int = 1,
         run: int = 1,
         luminosity_block: int = 1,
+        format: str = "ttree",
     ) -> None:
         self.path = Path(path)
+        self.format = check_format(format)
         if self.path.is_dir():
             raise InputError(f"{self.path}: is a directory; give a file name for the output")
         self.metadata = dict(metadata or {})
@@ -85,6 +120,8 @@ class EventWriter:
         self._file: Any = None
         self._tree: Any = None
         self._schema: tuple[str, ...] | None = None
+        #: Temporary files of dead processes removed when the file was opened.
+        self.removed_stale: list[Path] = []
 
     # -- context manager -------------------------------------------------
     def __enter__(self) -> EventWriter:
@@ -100,8 +137,10 @@ class EventWriter:
             self.abort()
 
     def open(self) -> None:
+        """Start the temporary file (removing those of dead processes for the same output)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.removed_stale = remove_stale_temporaries(self.path)
+        self._tmp = temporary_path(self.path)
         self._file = uproot.recreate(self._tmp)
 
     # -- writing ---------------------------------------------------------
@@ -149,12 +188,17 @@ class EventWriter:
         if len(events) == 0:
             return
         data = self._branches(events)
+        if self.format == "rntuple":
+            data = _flat_fields(data)
         schema = tuple(
             (k, str(v.type.content) if isinstance(v, ak.Array) else str(v.dtype)) for k, v in data.items()
         )
         if self._tree is None:
             types = {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in data.items()}
-            self._tree = self._file.mktree(self.tree_name, types)
+            if self.format == "rntuple":
+                self._tree = self._file.mkrntuple(self.tree_name, types)
+            else:
+                self._tree = self._file.mktree(self.tree_name, types)
             self._schema = schema
         elif schema != self._schema:
             raise InputError(f"chunk has branches {schema}, but the file was started with {self._schema}")
@@ -199,9 +243,10 @@ def write_events(
     metadata: Mapping[str, Any] | None = None,
     tree: str = "Events",
     chunk_size: int = BASKET_EVENTS,
+    format: str = "ttree",
 ) -> Path:
-    """Write ``events`` to ``path`` atomically; returns the path."""
-    with EventWriter(path, metadata=metadata, tree=tree) as writer:
+    """Write ``events`` to ``path`` atomically as a TTree or an RNTuple (``format``); returns the path."""
+    with EventWriter(path, metadata=metadata, tree=tree, format=format) as writer:
         for start in range(0, len(events), chunk_size):
             writer.extend(events[start : start + chunk_size])
         if len(events) == 0:

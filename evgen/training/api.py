@@ -5,13 +5,15 @@
 ...                 config="configs/zjets-inn-small.toml", overrides={"training.epochs": 5})  # doctest: +SKIP
 
 Rerunning the same call after an interruption resumes from the run directory's
-checkpoints (for generators whose ``fit`` accepts ``run_dir``).
+checkpoints (for generators whose ``fit`` accepts ``run_dir``). A call that fails
+before its first checkpoint leaves no directory behind.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ def train_generator(
     progress: bool = True,
     command: list[str] | None = None,
     bootstrap: int | None = None,
+    plots: bool = True,
 ) -> Generator:
     """Read ``data``, train the generator registered as ``name``, and fill the run directory ``output``.
 
@@ -56,6 +59,11 @@ def train_generator(
     bootstrap
         Train on a bootstrap resample of the events (drawn with replacement, fixed by this
         seed; :func:`evgen.ensemble.bootstrap_indices`): one member of a bootstrap ensemble.
+    plots
+        Draw the loss and validation loss per epoch into ``training_curves.png``.
+
+    A failure before the first checkpoint (bad input, Ctrl-C in the first epoch) removes
+    the run directory when this call created it; an existing directory is never removed.
     """
     from evgen.plugins import get_generator
 
@@ -76,36 +84,69 @@ def train_generator(
         raise ConfigError(
             f"{run.path}: holds a {run.generator_name()!r} run; choose another output directory"
         )
+    created = not run.path.exists()
     run.create()
-    options = getattr(generator, "config", mapping)
-    resolved = options.to_dict() if hasattr(options, "to_dict") else to_dict(options)
-    seed = resolved.get("seed") if isinstance(resolved, Mapping) else None
-    run.write_config(name, resolved)
-    info = provenance(seed=seed, data_files=paths, command=command, generator=name, status="training")
-    if bootstrap is not None:
-        info["bootstrap_seed"] = int(bootstrap)
-    run.write_provenance(info)
+    try:
+        options = getattr(generator, "config", mapping)
+        resolved = options.to_dict() if hasattr(options, "to_dict") else to_dict(options)
+        seed = resolved.get("seed") if isinstance(resolved, Mapping) else None
+        run.write_config(name, resolved)
+        info = provenance(seed=seed, data_files=paths, command=command, generator=name, status="training")
+        if bootstrap is not None:
+            info["bootstrap_seed"] = int(bootstrap)
+        run.write_provenance(info)
 
-    if hasattr(generator, "read_training_data"):
-        events = generator.read_training_data(paths)
-    else:
-        from evgen.io import read_events
+        if hasattr(generator, "read_training_data"):
+            events = generator.read_training_data(paths)
+        else:
+            from evgen.io import read_events
 
-        events = read_events(paths)
-    if bootstrap is not None:
-        from evgen.ensemble import bootstrap_indices
+            events = read_events(paths)
+        if bootstrap is not None:
+            from evgen.ensemble import bootstrap_indices
 
-        events = events[bootstrap_indices(len(events), bootstrap)]
-    params = inspect.signature(generator.fit).parameters
-    kwargs: dict[str, Any] = {}
-    if "run_dir" in params:
-        kwargs["run_dir"] = run.path
-    if "progress" in params:
-        kwargs["progress"] = progress
-    history = generator.fit(events, **kwargs)
-    generator.save(run.path)
-    run.write_history(dict(history or {}) if isinstance(history, Mapping) else {"history": history})
-    extra = generator.provenance_extra() if hasattr(generator, "provenance_extra") else {}
-    info.update(status="complete", n_events=len(events), **extra)
-    run.write_provenance(info)
+            events = events[bootstrap_indices(len(events), bootstrap)]
+        params = inspect.signature(generator.fit).parameters
+        kwargs: dict[str, Any] = {}
+        if "run_dir" in params:
+            kwargs["run_dir"] = run.path
+        if "progress" in params:
+            kwargs["progress"] = progress
+        history = generator.fit(events, **kwargs)
+        generator.save(run.path)
+        run.write_history(dict(history or {}) if isinstance(history, Mapping) else {"history": history})
+        extra = generator.provenance_extra() if hasattr(generator, "provenance_extra") else {}
+        info.update(status="complete", n_events=len(events), **extra)
+        run.write_provenance(info)
+    except BaseException:
+        # nothing half-done: a directory this call created goes again unless training reached
+        # a checkpoint (then rerunning the command resumes from it)
+        if created and not _has_checkpoint(run.path):
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise
+    if plots:
+        _draw_training_curves(run)
     return generator
+
+
+def _has_checkpoint(path: Path) -> bool:
+    """Whether the run directory holds a checkpoint or trained weights worth keeping."""
+    return any(p.is_file() for sub in ("checkpoints", "weights") for p in (path / sub).glob("*"))
+
+
+def _draw_training_curves(run: RunDir) -> None:
+    """``training_curves.png`` in the run directory: loss and validation loss per epoch."""
+    from evgen.curves import loss_curves
+
+    curves = loss_curves(run.read_history())
+    if not curves:
+        return
+    from evgen.plotting import pyplot, training_curves_figure
+
+    plt = pyplot()
+    fig = training_curves_figure(curves)
+    path = run.path / "training_curves.png"
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)

@@ -397,11 +397,18 @@ class ZJetsINN(Generator):
         finally:
             torch.set_num_threads(threads)
 
+    def to(self, device: str) -> ZJetsINN:
+        """Sample on ``device``: the networks draw there, decoding stays on the CPU."""
+        self._check_trained()
+        self.model.to(device)
+        self.device = str(device)
+        return self
+
     def _sample(self, n: int, conditions: np.ndarray | None, seed: int | None, magic: bool) -> ak.Array:
         import torch
 
         rng = np.random.default_rng(seed)
-        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        generator = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**62)))
         if conditions is None:
             probs = np.array([self.fractions[k] for k in MULTIPLICITIES])
             mult = np.repeat(MULTIPLICITIES, rng.multinomial(n, probs / probs.sum()))

@@ -37,7 +37,7 @@ def test_truncated_file(collider_file, tmp_path):
 
 def test_missing_tree(collider_file):
     path, _ = collider_file
-    with pytest.raises(InputError, match=r"no tree 'Delphes'.*Events"):
+    with pytest.raises(InputError, match=r"no TTree or RNTuple 'Delphes'; the file holds the TTree 'Events'"):
         read_events(path, tree="Delphes")
 
 

@@ -1,4 +1,4 @@
-"""Files evgen writes are NanoAOD for coffea: its NanoAOD schema reads them with physics methods."""
+"""Files evgen writes, TTree or RNTuple, are NanoAOD for coffea: its NanoAOD schema reads them with physics methods."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ coffea_nanoevents = pytest.importorskip("coffea.nanoevents")
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::DeprecationWarning", "ignore::FutureWarning")
-def test_coffea_reads_generated_file_and_computes_mmumu(tmp_path):
+@pytest.mark.parametrize("fmt", ["ttree", "rntuple"])
+def test_coffea_reads_generated_file_and_computes_mmumu(tmp_path, fmt):
     events = make_collider_events(300, seed=11, weighted=True)
-    path = write_events(tmp_path / "gen.root", events, metadata={"generator": "test"})
+    path = write_events(tmp_path / "gen.root", events, metadata={"generator": "test"}, format=fmt)
     nano = coffea_nanoevents.NanoEventsFactory.from_root(
         {str(path): "Events"}, schemaclass=coffea_nanoevents.NanoAODSchema, mode="eager"
     ).events()
