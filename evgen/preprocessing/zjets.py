@@ -64,6 +64,24 @@ def wrap_phi(phi: np.ndarray) -> np.ndarray:
     return np.mod(np.asarray(phi, dtype=np.float64) + np.pi, 2 * np.pi) - np.pi
 
 
+def feature_pair_delta_r(x: np.ndarray, names: Sequence[str], n_jets: int) -> np.ndarray:
+    """ΔR of every jet pair from the ``jk_eta`` and ``jk_dphi`` columns of a feature matrix.
+
+    A jet without a ``jk_dphi`` column is the azimuth reference (φ = 0).
+    """
+    from evgen.magic import jet_pair_delta_r
+
+    eta = x[:, [names.index(f"j{k}_eta") for k in range(1, n_jets + 1)]]
+    phi = np.stack(
+        [
+            x[:, names.index(f"j{k}_dphi")] if f"j{k}_dphi" in names else np.zeros(len(x))
+            for k in range(1, n_jets + 1)
+        ],
+        axis=1,
+    )
+    return jet_pair_delta_r(eta, phi)
+
+
 def block_slices(n_jets: int) -> list[slice]:
     """Column blocks of the chained networks: μμj, then one block of 4 per further jet."""
     first = _MUON_DIM + _JET_DIM
@@ -159,18 +177,21 @@ class ZJetsFeatures:
         """The leading muon's ``φ`` (the azimuth the features are measured from)."""
         return _regular(events["Muon"].phi, 2)[:, 0]
 
+    def dimuon_mass(self, x: np.ndarray) -> np.ndarray:
+        """``M_μμ`` of every row of a feature matrix."""
+        from evgen.preprocessing.resonance import massive_four_vector, pair_mass_rapidity
+
+        phi = np.stack([np.zeros(len(x)), x[:, 4]], axis=1)
+        muons = massive_four_vector(x[:, [0, 2]], x[:, [1, 3]], phi, self.muon_mass)
+        return pair_mass_rapidity(muons[:, 0] + muons[:, 1])[0]
+
     def log_jacobian(self, events: ak.Array, source: str = "events") -> np.ndarray:
         """``log |det|`` of the map to the paper's coordinates: zero, these are them."""
         return np.zeros(len(events))
 
     def jet_pair_delta_r(self, x: np.ndarray) -> np.ndarray:
         """``(N, pairs)`` ΔR of every jet pair (for the magic transform, Eq. 8–9)."""
-        from evgen.magic import jet_pair_delta_r
-
-        names = self.names
-        eta = x[:, [names.index(f"j{k}_eta") for k in range(1, self.n_jets + 1)]]
-        phi = x[:, [names.index(f"j{k}_dphi") for k in range(1, self.n_jets + 1)]]
-        return jet_pair_delta_r(eta, phi)
+        return feature_pair_delta_r(x, self.names, self.n_jets)
 
     def to_events(
         self,

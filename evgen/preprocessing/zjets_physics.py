@@ -51,7 +51,7 @@ from evgen.preprocessing.resonance import (
     rest_frame_angles,
     two_body_decay,
 )
-from evgen.preprocessing.zjets import MUON_MASS, ZJetsFeatures, wrap_phi
+from evgen.preprocessing.zjets import MUON_MASS, ZJetsFeatures, feature_pair_delta_r, wrap_phi
 
 __all__ = [
     "ZJetsPhysicsFeatures",
@@ -241,17 +241,13 @@ class ZJetsPhysicsFeatures:
         """``log |det ∂x_physics/∂x_particles|``: add it to a physics-space log-density."""
         return physics_log_jacobian(self.particles.to_features(events, source), self.muon_mass)
 
+    def dimuon_mass(self, x: np.ndarray) -> np.ndarray:
+        """``M_μμ`` of every row: the inverse Breit–Wigner map of ``m_bw``."""
+        return breit_wigner_inverse(x[:, 0], minimum=2 * self.muon_mass)
+
     def jet_pair_delta_r(self, x: np.ndarray) -> np.ndarray:
         """``(N, pairs)`` ΔR of every jet pair (for the magic transform, Eq. 8–9)."""
-        from evgen.magic import jet_pair_delta_r
-
-        names = self.names
-        eta = x[:, [names.index(f"j{k}_eta") for k in range(1, self.n_jets + 1)]]
-        phi = np.concatenate(
-            [np.zeros((len(x), 1)), x[:, [names.index(f"j{k}_dphi") for k in range(2, self.n_jets + 1)]]],
-            axis=1,
-        )
-        return jet_pair_delta_r(eta, phi)
+        return feature_pair_delta_r(x, self.names, self.n_jets)
 
     def to_events(
         self,

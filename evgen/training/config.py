@@ -95,6 +95,10 @@ class TrainConfig:
         default when omitted. Small networks and batches train fastest with 1,
         and on a shared machine more threads than free cores slow training down
         by an order of magnitude.
+    keep_best
+        After the last epoch, keep the weights of the epoch with the lowest validation
+        loss (needs validation data; the history marks that epoch with ``kept``). Guards
+        small networks, such as the Z+jets jet networks, against overfitting late epochs.
     """
 
     epochs: int = 100
@@ -109,6 +113,7 @@ class TrainConfig:
     grad_clip: float | None = None
     device: str = "cpu"
     threads: int | None = None
+    keep_best: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 1:

@@ -174,6 +174,8 @@ class Trainer:
         )
         for key in ("device", "threads"):  # resuming on another device or thread count is fine
             self.fingerprint["training"].pop(key, None)
+        if not config.keep_best:  # checkpoints written before the option existed still resume
+            self.fingerprint["training"].pop("keep_best", None)
         if self.dist is not None:  # the global batch fixes the run; the number of processes does not
             self.fingerprint["training"]["batch_size"] = self.global_batch_size
         self.validation = None if validation is None else tuple(validation)
@@ -182,6 +184,7 @@ class Trainer:
         self.on_batch_end = on_batch_end
         self.on_epoch_end = on_epoch_end
         self.history: list[dict[str, Any]] = []
+        self._best: dict[str, Any] | None = None  # keep_best: epoch, val_loss, CPU weights
         self._stop = False
         self._ddp: torch.nn.Module | None = None
 
@@ -215,6 +218,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
             "history": self.history,
+            "best": self._best,
             **position,
         }
         atomic_write(path, lambda tmp: torch.save(state, tmp))
@@ -243,6 +247,7 @@ class Trainer:
             "rank_rng": [{k: (None if v is None else v.cpu()) for k, v in s.items()} for s in states],
             "world_size": self.world_size,
             "history": self.history,
+            "best": self._best,
             **position,
         }
         atomic_write(path, lambda tmp: torch.save(state, tmp))
@@ -310,6 +315,7 @@ class Trainer:
         else:
             self._restore_rank_rng(state)
         self.history = list(state["history"])
+        self._best = state.get("best")
 
     def _restore_rank_rng(self, state: Mapping[str, Any]) -> None:
         """Each rank's own saved random state; a rank the checkpoint did not have gets a derived seed."""
@@ -362,6 +368,7 @@ class Trainer:
         else:
             torch.manual_seed(self.seed if self.rank == 0 else _rank_seed(self.seed, self.rank))
         if epoch >= cfg.epochs:
+            self._restore_best()
             return self.history
 
         threads = torch.get_num_threads()
@@ -427,6 +434,7 @@ class Trainer:
                 running["seconds"] += time.perf_counter() - start
                 record = self._epoch_record(epoch, running, n_events)
                 self.history.append(record)
+                self._remember_if_best(record)
                 bar.set_postfix(epoch=f"{epoch + 1}/{cfg.epochs}", loss=f"{record['loss']:.4g}")
                 epoch, batch = epoch + 1, 0
                 if self.checkpoint is not None:
@@ -446,7 +454,25 @@ class Trainer:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self._ddp = None
+        self._restore_best()
         return self.history
+
+    # -- keep_best ----------------------------------------------------------------------
+    def _remember_if_best(self, record: Mapping[str, Any]) -> None:
+        """With ``keep_best``: a CPU copy of the weights of the lowest validation loss so far."""
+        if not self.config.keep_best or "val_loss" not in record:
+            return
+        if self._best is None or record["val_loss"] < self._best["val_loss"]:
+            weights = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+            self._best = {"epoch": record["epoch"], "val_loss": record["val_loss"], "model": weights}
+
+    def _restore_best(self) -> None:
+        """After the last epoch: load the remembered weights and mark their epoch in the history."""
+        if self._best is None:
+            return
+        self.model.load_state_dict(self._best["model"])
+        for record in self.history:
+            record["kept"] = record["epoch"] == self._best["epoch"]
 
     def _wrap(self) -> torch.nn.Module:
         """The model inside DistributedDataParallel, through a module whose forward is the loss."""

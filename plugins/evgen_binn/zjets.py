@@ -285,6 +285,7 @@ class ZJetsBINN(ZJetsINN):
         state = json.loads(state_path.read_text())
         gen.fractions = {int(k): float(v) for k, v in state["fractions"].items()}
         gen.magic_norm = {int(k): float(v) for k, v in state["magic_normalisation"].items()}
+        gen.mass_step_ratio = float(state.get("mass_step_ratio", 1.0))
         gen.charge = state["charge"]
         gen.info = state.get("info", {})
         gen.preprocessing = ZJetsPreprocessing.load(run.preprocessing_path)

@@ -154,7 +154,9 @@ class DiscFlow(ZJetsINN):
             jets=source.config.jets,
             preprocessing=source.config.preprocessing,
             magic=source.config.magic,
+            mass_step=source.config.mass_step,
         )
+        self.mass_step_ratio = source.mass_step_ratio
         self.model = source.model
         self.preprocessing = source.preprocessing
         self.fractions = dict(source.fractions)
@@ -168,13 +170,13 @@ class DiscFlow(ZJetsINN):
 
         from evgen.classifier import classifier_features
 
-        pre, cfg = self.preprocessing, self.config
+        pre = self.preprocessing
         width = 5 + 4 * max(MULTIPLICITIES)
         ys, ns, ws, rows, features = [], [], [], [], {}
         for n, (y, where) in pre.encode(events).items():
             f = pre.features(n)
             x = f.to_features(events[where])
-            magic = cfg.magic.training_weights(f.jet_pair_delta_r(x))
+            magic = self._training_event_weights(f, x)
             ys.append(np.pad(y, ((0, 0), (0, width - y.shape[1]))))
             ns.append(np.full(len(y), n))
             ws.append(w[where] * magic)

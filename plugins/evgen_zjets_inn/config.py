@@ -3,6 +3,7 @@
 Sections: top-level ``seed``; ``[base]`` (the μμj network) and ``[jets]`` (the
 small networks for the 2nd and 3rd jet); ``[training]``
 (:class:`evgen.training.TrainConfig`); ``[magic]`` (:class:`evgen.magic.MagicTransform`);
+``[mass_step]`` (:class:`evgen.mass_step.MassStep`);
 ``[preprocessing]``; ``[data]``. Defaults are Table 1 of Precision Enthusiasts.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evgen.magic import MagicTransform
+from evgen.mass_step import MassStep
 from evgen.preprocessing.zjets import COORDINATES
 from evgen.training.config import TrainConfig, from_mapping, invalid, to_dict
 
@@ -177,6 +179,7 @@ class ZJetsINNConfig:
     jets: NetConfig = field(default_factory=_jets_default)
     training: TrainConfig = field(default_factory=TrainConfig)
     magic: MagicTransform = field(default_factory=MagicTransform)
+    mass_step: MassStep = field(default_factory=MassStep)
     preprocessing: PreprocessingConfig = field(default_factory=PreprocessingConfig)
     data: DataConfig = field(default_factory=DataConfig)
 

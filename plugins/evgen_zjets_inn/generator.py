@@ -29,6 +29,7 @@ import numpy as np
 from evgen.errors import ConfigError, InputError
 from evgen.events import concatenate, n_jets, training_weights
 from evgen.interfaces import Generator
+from evgen.observables import dimuon_mass
 from evgen.preprocessing.zjets import MULTIPLICITIES, ZJetsPreprocessing
 from evgen.run_dir import RunDir, atomic_write
 from evgen.training.config import deep_merge
@@ -94,6 +95,7 @@ class ZJetsINN(Generator):
         self.model: Any = None
         self.fractions: dict[int, float] = {}
         self.magic_norm: dict[int, float] = {}
+        self.mass_step_ratio = 1.0
         self.n_train_stage: dict[str, int] = {}
         self.charge: dict[str, Any] = {"present": False, "p_leading_negative": 0.5}
         self.history: dict[str, list[dict[str, Any]]] = {}
@@ -180,6 +182,7 @@ class ZJetsINN(Generator):
         total = w_all[train].sum()
         self.fractions = {n: float(w_all[train][counts[train] == n].sum() / total) for n in MULTIPLICITIES}
         self._fit_charge(events[train])
+        self.mass_step_ratio = cfg.mass_step.fit_ratio(dimuon_mass(events[train]), w_all[train])
 
         def tensors(index: np.ndarray) -> dict[str, torch.Tensor]:
             ys, ns, ws, idx = [], [], [], []
@@ -187,7 +190,7 @@ class ZJetsINN(Generator):
             for n, (y, where) in pre.encode(events[index]).items():
                 f = pre.features(n)
                 x = f.to_features(events[index][where])
-                magic = cfg.magic.training_weights(f.jet_pair_delta_r(x))
+                magic = self._training_event_weights(f, x)
                 ys.append(np.pad(y, ((0, 0), (0, width - y.shape[1]))))
                 ns.append(np.full(len(y), n))
                 ws.append(w_all[index][where] * magic)
@@ -296,9 +299,26 @@ class ZJetsINN(Generator):
 
     def _fitted_magic_normalisation(self, training_mean_w: dict[int, float]) -> dict[int, float]:
         """Per-multiplicity factor on the Eq. (9) weights: from generated events (:meth:`_magic_normalisation`)."""
-        if not self.config.magic.enabled:
+        if not self._reweighted:
             return dict.fromkeys(MULTIPLICITIES, 1.0)
         return self._magic_normalisation(self.config.seed)
+
+    @property
+    def _reweighted(self) -> bool:
+        """Whether events carry weights: the magic transform and/or the mass-step weights."""
+        return self.config.magic.enabled or self.config.mass_step.enabled
+
+    def _training_event_weights(self, features: Any, x: np.ndarray) -> np.ndarray:
+        """Eq. (8) times the mass-step weights (:mod:`evgen.mass_step`) of feature rows ``x``."""
+        weights = self.config.magic.training_weights(features.jet_pair_delta_r(x))
+        step = self.config.mass_step.training_weights(features.dimuon_mass(x), self.mass_step_ratio)
+        return weights * step
+
+    def _generation_event_weights(self, features: Any, x: np.ndarray) -> np.ndarray:
+        """Eq. (9) times the inverse mass-step weights, before the per-multiplicity normalisation."""
+        weights = self.config.magic.generation_weights(features.jet_pair_delta_r(x))
+        step = self.config.mass_step.generation_weights(features.dimuon_mass(x), self.mass_step_ratio)
+        return weights * step
 
     def _magic_normalisation(self, seed: int) -> dict[int, float]:
         """Per multiplicity, ``1 / ⟨f̃⟩`` over ``MAGIC_NORMALISATION_EVENTS`` generated events.
@@ -316,8 +336,7 @@ class ZJetsINN(Generator):
         norm = {}
         for k in MULTIPLICITIES:
             x = self._sample_features(k, MAGIC_NORMALISATION_EVENTS, generator)
-            dr = self.preprocessing.features(k).jet_pair_delta_r(x)
-            mean = float(self.config.magic.generation_weights(dr).mean())
+            mean = float(self._generation_event_weights(self.preprocessing.features(k), x).mean())
             if not mean > 0:
                 raise InputError(
                     f"zjets-inn: every generated {k}-jet event has ΔR_jj < R_min; the model is broken"
@@ -382,7 +401,8 @@ class ZJetsINN(Generator):
             Seed of this call (events are reproducible from it).
         magic
             Weight events with Eq. (9) (zero below ΔR_jj = R_min) when trained with the magic
-            transformation; ``False`` returns the smoothed density the networks learned, unit weights.
+            transformation, and with the inverse mass-step weights (:mod:`evgen.mass_step`) when
+            trained with them; ``False`` returns the smoothed density the networks learned, unit weights.
         """
         import torch
 
@@ -424,8 +444,8 @@ class ZJetsINN(Generator):
             x = self._sample_features(k, len(index), generator)
             f = self.preprocessing.features(k)
             weight = np.ones(len(index))
-            if magic and self.config.magic.enabled:
-                weight = self.magic_norm[k] * self.config.magic.generation_weights(f.jet_pair_delta_r(x))
+            if magic and self._reweighted:
+                weight = self.magic_norm[k] * self._generation_event_weights(f, x)
             charge = None
             if self.charge["present"] and not f.decodes_charge:
                 lead = np.where(rng.uniform(size=len(index)) < self.charge["p_leading_negative"], -1, 1)
@@ -473,6 +493,7 @@ class ZJetsINN(Generator):
         state = {
             "fractions": {str(k): v for k, v in self.fractions.items()},
             "magic_normalisation": {str(k): v for k, v in self.magic_norm.items()},
+            "mass_step_ratio": self.mass_step_ratio,
             "charge": self.charge,
             "info": self.info,
         }
@@ -498,6 +519,7 @@ class ZJetsINN(Generator):
         gen.fractions = {int(k): float(v) for k, v in state["fractions"].items()}
         gen.magic_norm = {int(k): float(v) for k, v in state["magic_normalisation"].items()}
         gen.charge = state["charge"]
+        gen.mass_step_ratio = float(state.get("mass_step_ratio", 1.0))
         gen.info = state.get("info", {})
         gen.preprocessing = ZJetsPreprocessing.load(run.preprocessing_path)
         gen.model = ChainedINN(gen.config.base, gen.config.jets, seed=gen.config.seed)

@@ -289,3 +289,29 @@ def test_physics_coordinates_learn_the_z_peak_the_papers_do_not(one_torch_thread
     # measured: particles ≈ 100–200, physics ≈ 5–15 (the truth half's own floor is ≈ 1)
     assert chi2["physics"] < 0.25 * chi2["particles"], chi2
     assert chi2["physics"] < 30, chi2
+
+
+def test_mass_step_weights_are_fitted_applied_and_saved(tmp_path, one_torch_thread):
+    from evgen import plugins
+    from evgen.observables import dimuon_mass
+
+    events = read_events(plugins.get_dataset("zjets-small").path)[:8000]
+    gen = ZJetsINN(TINY, training={"epochs": 1}, mass_step={"threshold": 50.0}, magic={"enabled": False})
+    gen.fit(events, progress=False)
+    m = dimuon_mass(events)
+    expected = ((m >= 50) & (m < 52)).sum() / ((m >= 48) & (m < 50)).sum()
+    assert gen.mass_step_ratio == pytest.approx(expected, rel=0.15)  # 90 % of the events train
+    assert gen.mass_step_ratio > 2  # the sample's generator cut is a real jump
+    sample = gen.sample(4000, seed=1)
+    w, ms, k = ak.to_numpy(sample.weight), dimuon_mass(sample), n_jets(sample)
+    for n in (1, 2, 3):
+        sel = k == n
+        above = w[sel & (ms >= 50)]
+        np.testing.assert_allclose(above, gen.magic_norm[n])
+        np.testing.assert_allclose(w[sel & (ms < 50)], gen.magic_norm[n] / gen.mass_step_ratio)
+    gen.save(tmp_path / "run")
+    again = load_generator(tmp_path / "run")
+    assert again.mass_step_ratio == gen.mass_step_ratio
+    np.testing.assert_array_equal(
+        ak.to_numpy(again.sample(500, seed=3).weight), ak.to_numpy(gen.sample(500, seed=3).weight)
+    )

@@ -239,3 +239,34 @@ def test_cuda_training_checkpoint_resumes_on_cpu(tmp_path):
         progress=False,
     )
     assert len(again.fit(TensorSource(*_data()))) == 2
+
+
+def test_keep_best_restores_the_epoch_of_lowest_validation_loss(tmp_path):
+    # validation targets 0: the better the model fits the training data, the worse it does there,
+    # so the validation loss rises after the first epoch and keep_best must go back to it
+    x, y, w = _data()
+    validation = (
+        torch.randn(64, 3, generator=torch.Generator().manual_seed(5)),
+        torch.zeros(64),
+        torch.ones(64),
+    )
+    cfg = TrainConfig(epochs=6, batch_size=16, lr_start=1e-3, lr_max=1e-2, keep_best=True)
+
+    def fit(config: TrainConfig, checkpoint=None):
+        model = _model(0)
+        trainer = Trainer(
+            model, _loss, config, seed=7, validation=validation, checkpoint=checkpoint, progress=False
+        )
+        return model, trainer, trainer.fit(TensorSource(x, y, w))
+
+    model, trainer, history = fit(cfg, tmp_path / "best.pt")
+    val = [r["val_loss"] for r in history]
+    best = min(range(len(val)), key=val.__getitem__)
+    assert val[-1] > val[best] * 1.05  # the setting really overfits
+    assert trainer.evaluate(validation) == pytest.approx(val[best], rel=1e-6)
+    assert [r["kept"] for r in history] == [i == best for i in range(len(val))]
+    plain, plain_trainer, _ = fit(TrainConfig(**{**cfg.__dict__, "keep_best": False}))
+    assert plain_trainer.evaluate(validation) == pytest.approx(val[-1], rel=1e-6)
+    # a finished run rerun from its checkpoint comes back with the kept weights
+    again, _, _ = fit(cfg, tmp_path / "best.pt")
+    assert _same(again, model)
