@@ -82,6 +82,15 @@ def feature_pair_delta_r(x: np.ndarray, names: Sequence[str], n_jets: int) -> np
     return jet_pair_delta_r(eta, phi)
 
 
+def feature_dimuon_mass(x: np.ndarray, muon_mass: float) -> np.ndarray:
+    """``M_μμ`` from the muon columns (``mu1_pt mu1_eta mu2_pt mu2_eta mu2_dphi``) of a feature matrix."""
+    from evgen.preprocessing.resonance import massive_four_vector, pair_mass_rapidity
+
+    phi = np.stack([np.zeros(len(x)), x[:, 4]], axis=1)
+    muons = massive_four_vector(x[:, [0, 2]], x[:, [1, 3]], phi, muon_mass)
+    return pair_mass_rapidity(muons[:, 0] + muons[:, 1])[0]
+
+
 def block_slices(n_jets: int) -> list[slice]:
     """Column blocks of the chained networks: μμj, then one block of 4 per further jet."""
     first = _MUON_DIM + _JET_DIM
@@ -179,11 +188,7 @@ class ZJetsFeatures:
 
     def dimuon_mass(self, x: np.ndarray) -> np.ndarray:
         """``M_μμ`` of every row of a feature matrix."""
-        from evgen.preprocessing.resonance import massive_four_vector, pair_mass_rapidity
-
-        phi = np.stack([np.zeros(len(x)), x[:, 4]], axis=1)
-        muons = massive_four_vector(x[:, [0, 2]], x[:, [1, 3]], phi, self.muon_mass)
-        return pair_mass_rapidity(muons[:, 0] + muons[:, 1])[0]
+        return feature_dimuon_mass(x, self.muon_mass)
 
     def log_jacobian(self, events: ak.Array, source: str = "events") -> np.ndarray:
         """``log |det|`` of the map to the paper's coordinates: zero, these are them."""

@@ -51,7 +51,13 @@ from evgen.preprocessing.resonance import (
     rest_frame_angles,
     two_body_decay,
 )
-from evgen.preprocessing.zjets import MUON_MASS, ZJetsFeatures, feature_pair_delta_r, wrap_phi
+from evgen.preprocessing.zjets import (
+    MUON_MASS,
+    ZJetsFeatures,
+    feature_dimuon_mass,
+    feature_pair_delta_r,
+    wrap_phi,
+)
 
 __all__ = [
     "ZJetsPhysicsFeatures",
@@ -144,10 +150,10 @@ def physics_log_jacobian(xp: np.ndarray, muon_mass: float = MUON_MASS) -> np.nda
     jets) plus ``log du/dM`` of the Breit–Wigner map.
     """
     xp = np.asarray(xp, dtype=np.float64)
-    pt, eta = xp[:, [0, 2]], xp[:, [1, 3]]
-    muons = massive_four_vector(pt, eta, np.stack([np.zeros(len(xp)), xp[:, 4]], 1), muon_mass)
-    mass, _ = pair_mass_rapidity(muons[:, 0] + muons[:, 1])
-    return pair_log_jacobian(pt, eta, mass, muon_mass) + breit_wigner_log_derivative(mass)
+    mass = feature_dimuon_mass(xp, muon_mass)
+    return pair_log_jacobian(xp[:, [0, 2]], xp[:, [1, 3]], mass, muon_mass) + breit_wigner_log_derivative(
+        mass
+    )
 
 
 def muon_labels(events: ak.Array) -> tuple[np.ndarray, bool]:
