@@ -23,11 +23,7 @@ import numpy as np
 
 from evgen.errors import ConfigError, InputError
 
-__all__ = ["MassStep", "MIN_WINDOW_EVENTS"]
-
-#: Events each window needs for a ratio that is more than noise (the shipped sample's 15k-event
-#: training half has ≈ 15 below 50 GeV; the shared sample thousands).
-MIN_WINDOW_EVENTS = 5
+__all__ = ["MassStep"]
 
 
 @dataclass(frozen=True)
@@ -58,21 +54,19 @@ class MassStep:
     def fit_ratio(self, mass: np.ndarray, weights: np.ndarray | None = None) -> float:
         """``r`` = weighted events in ``[M_c, M_c + window)`` / in ``[M_c − window, M_c)``; 1 when off.
 
-        Fails when either window holds fewer than :data:`MIN_WINDOW_EVENTS` events: the
-        threshold is then not where the sample has a cut, and the ratio would be noise.
+        Fails when either window is empty (the threshold is not where the sample has a cut).
         """
         if not self.enabled:
             return 1.0
         m = np.asarray(mass, dtype=np.float64)
         w = np.ones_like(m) if weights is None else np.asarray(weights, dtype=np.float64)
         t, d = float(self.threshold), self.window
-        is_above, is_below = (m >= t) & (m < t + d), (m >= t - d) & (m < t)
-        above, below = w[is_above].sum(), w[is_below].sum()
-        if min(is_above.sum(), is_below.sum()) < MIN_WINDOW_EVENTS or not (above > 0 and below > 0):
+        above = w[(m >= t) & (m < t + d)].sum()
+        below = w[(m >= t - d) & (m < t)].sum()
+        if not (above > 0 and below > 0):
             raise InputError(
-                f"mass_step.threshold = {t} GeV: the training sample has {int(is_above.sum())} events in "
-                f"[{t}, {t + d}) and {int(is_below.sum())} in [{t - d}, {t}) GeV; the step weights need at "
-                f"least {MIN_WINDOW_EVENTS} on each side. "
+                f"mass_step.threshold = {t} GeV: the training sample has {above:.0f} (weighted) events in "
+                f"[{t}, {t + d}) and {below:.0f} in [{t - d}, {t}) GeV; the step weights need both. "
                 "Set it to the sample's generator cut on the dimuon mass, or remove [mass_step]"
             )
         return float(above / below)
