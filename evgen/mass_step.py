@@ -55,6 +55,9 @@ class MassStep:
         """``r`` = weighted events in ``[M_c, M_c + window)`` / in ``[M_c − window, M_c)``; 1 when off.
 
         Fails when either window is empty (the threshold is not where the sample has a cut).
+        A ratio from few events is noisy but not wrong: any ``r > 0`` gives unbiased generated
+        events (``w`` and ``1/w`` are importance weights); ``r`` only decides how smooth the
+        density the network learns is.
         """
         if not self.enabled:
             return 1.0
