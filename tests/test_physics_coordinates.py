@@ -14,6 +14,7 @@ from evgen.io import read_events
 from evgen.observables import dimuon_mass, sum_pt
 from evgen.preprocessing import ZJetsPreprocessing
 from evgen.preprocessing.resonance import (
+    DECAY_FRAMES,
     Z_MASS,
     Z_WIDTH,
     breit_wigner_inverse,
@@ -72,9 +73,19 @@ def test_decoded_mass_and_balance_equal_their_coordinates(shipped):
         np.testing.assert_allclose(sum_pt(decoded), np.hypot(x[:, 4], x[:, 5]), rtol=1e-6, atol=1e-4)
 
 
+def _collins_soper_cos_theta(p1: np.ndarray, p2: np.ndarray) -> np.ndarray:
+    """cos θ of ``p1`` in the Collins–Soper frame (no sign flip with the pair's p_z), massless formula:
+    2 (p1⁺ p2⁻ − p1⁻ p2⁺) / (M √(M² + Q_T²)), p± = (E ± p_z)/√2 (Collins & Soper 1977)."""
+    plus = lambda p: (p[:, 0] + p[:, 3]) / np.sqrt(2)  # noqa: E731
+    minus = lambda p: (p[:, 0] - p[:, 3]) / np.sqrt(2)  # noqa: E731
+    q = p1 + p2
+    m2, qt2 = q[:, 0] ** 2 - (q[:, 1:] ** 2).sum(1), q[:, 1] ** 2 + q[:, 2] ** 2
+    return 2 * (plus(p1) * minus(p2) - minus(p1) * plus(p2)) / np.sqrt(m2 * (m2 + qt2))
+
+
 def test_coordinates_match_vector_on_the_shipped_sample(shipped):
     events = shipped[n_jets(shipped) == 2]
-    x = ZJetsPhysicsFeatures(2, MUON_MASS).to_features(events)
+    x = ZJetsPhysicsFeatures(2, MUON_MASS, frame="boost").to_features(events)
     mu = [
         vector.array(
             {f: ak.to_numpy(events.Muon[f][:, i]).astype(np.float64) for f in ("pt", "eta", "phi", "mass")}
@@ -90,9 +101,20 @@ def test_coordinates_match_vector_on_the_shipped_sample(shipped):
     cos_negative = np.where(first_negative, np.cos(star[0].theta), np.cos(star[1].theta))
     np.testing.assert_allclose(x[:, 2], cos_negative, atol=1e-6)
     np.testing.assert_allclose(np.hypot(x[:, 4], x[:, 5]), sum_pt(events), rtol=1e-4, atol=1e-3)
+    # the default frame's polar angle is the Collins–Soper angle (the formula is massless: up to ~1e-4 for soft muons)
+    p = [massive_four_vector(m.pt, m.eta, m.phi, MUON_MASS) for m in mu]
+    negative, positive = (
+        np.where(first_negative[:, None], p[0], p[1]),
+        np.where(first_negative[:, None], p[1], p[0]),
+    )
+    cs = ZJetsPhysicsFeatures(2, MUON_MASS).to_features(events)
+    np.testing.assert_allclose(cs[:, 2], _collins_soper_cos_theta(negative, positive), atol=1e-3)
+    np.testing.assert_allclose(np.delete(cs, [2, 3], axis=1), np.delete(x, [2, 3], axis=1))
 
 
-def _finite_difference_log_det(xp: np.ndarray, label: np.ndarray, n: int, h: float = 1e-6) -> np.ndarray:
+def _finite_difference_log_det(
+    xp: np.ndarray, label: np.ndarray, n: int, frame: str, h: float = 1e-6
+) -> np.ndarray:
     out = []
     for row, lab in zip(xp, label, strict=True):
         jac = np.empty((len(row), len(row)))
@@ -100,21 +122,24 @@ def _finite_difference_log_det(xp: np.ndarray, label: np.ndarray, n: int, h: flo
             up, down = row.copy(), row.copy()
             up[j] += h
             down[j] -= h
-            diff = physics_from_particles(up[None], lab[None], n, MUON_MASS)[0]
-            diff -= physics_from_particles(down[None], lab[None], n, MUON_MASS)[0]
+            diff = physics_from_particles(up[None], lab[None], n, MUON_MASS, frame)[0]
+            diff -= physics_from_particles(down[None], lab[None], n, MUON_MASS, frame)[0]
+            diff[3] = np.angle(np.exp(1j * diff[3]))  # φ* wraps
             jac[:, j] = diff / (2 * h)
         out.append(np.linalg.slogdet(jac)[1])
     return np.array(out)
 
 
+@pytest.mark.parametrize("frame", DECAY_FRAMES)
 @pytest.mark.parametrize("n", [1, 2, 3])
-def test_log_jacobian_matches_finite_differences(shipped, n):
+def test_log_jacobian_matches_finite_differences(shipped, n, frame):
+    # the rest frame is a Q-dependent rotation: the Jacobian must not depend on it
     events = shipped[n_jets(shipped) == n][:40]
-    f = ZJetsPhysicsFeatures(n, MUON_MASS)
+    f = ZJetsPhysicsFeatures(n, MUON_MASS, frame=frame)
     xp = f.particles.to_features(events)
     label, _ = muon_labels(events)
     np.testing.assert_allclose(
-        physics_log_jacobian(xp, MUON_MASS), _finite_difference_log_det(xp, label, n), atol=2e-4
+        physics_log_jacobian(xp, MUON_MASS), _finite_difference_log_det(xp, label, n, frame), atol=2e-4
     )
     np.testing.assert_allclose(f.log_jacobian(events), physics_log_jacobian(xp, MUON_MASS))
 
@@ -135,21 +160,31 @@ def test_breit_wigner_map_inverse_and_derivative():
     assert np.std(counts) / np.mean(counts) < 0.05
 
 
-def test_decay_and_angles_agree_with_vector():
+@pytest.mark.parametrize("frame", DECAY_FRAMES)
+def test_decay_and_angles_agree_with_vector(frame):
     rng = np.random.default_rng(3)
     n = 500
     q4 = massive_four_vector(rng.exponential(30, n), rng.normal(0, 2, n), rng.uniform(-3, 3, n), 91.0)
     cos, phi = rng.uniform(-1, 1, n), rng.uniform(-np.pi, np.pi, n)
-    a, b = two_body_decay(q4, MUON_MASS, cos, phi)
+    a, b = two_body_decay(q4, MUON_MASS, cos, phi, frame)
     np.testing.assert_allclose(a + b, q4, atol=1e-9)
     for p in (a, b):
         np.testing.assert_allclose(p[:, 0] ** 2 - (p[:, 1:] ** 2).sum(1), MUON_MASS**2, atol=1e-6)
-    c2, p2 = rest_frame_angles(a, q4)
+    c2, p2 = rest_frame_angles(a, q4, frame)
     np.testing.assert_allclose(c2, cos, atol=1e-9)
     np.testing.assert_allclose(np.cos(p2 - phi), 1.0, atol=1e-9)
     lv = lambda p: vector.array({"E": p[:, 0], "px": p[:, 1], "py": p[:, 2], "pz": p[:, 3]})  # noqa: E731
-    star = lv(a).boostCM_of_p4(lv(q4))
+    pair = lv(q4)
+    if frame == "boost":
+        star = lv(a).boostCM_of_p4(pair)
+    else:  # Collins–Soper: along the beam to zero p_z, then along Q_T to rest
+        star = lv(a).boostZ(beta=-pair.pz / pair.E).boostCM_of_p4(pair.boostZ(beta=-pair.pz / pair.E))
+        np.testing.assert_allclose(_collins_soper_cos_theta(a, b), cos, atol=1e-5)
+    azimuth = np.arctan2(star.py, star.px) - (
+        np.arctan2(q4[:, 2], q4[:, 1]) if frame == "collins-soper" else 0
+    )
     np.testing.assert_allclose(np.cos(star.theta), cos, atol=1e-6)
+    np.testing.assert_allclose(np.cos(azimuth - phi), 1.0, atol=1e-6)
 
 
 def test_edges_stay_finite():
@@ -261,8 +296,24 @@ def test_a_preprocessing_file_without_coordinates_is_the_papers(tmp_path, shippe
     pre.save(tmp_path / "old")
     spec = json.loads((tmp_path / "old.json").read_text())
     del spec["params"]["coordinates"], spec["params"]["balance_scale"], spec["charged"]
+    del spec["params"]["decay_frame"]
     (tmp_path / "old.json").write_text(json.dumps(spec))
     assert ZJetsPreprocessing.load(tmp_path / "old").coordinates == "particles"
+
+
+def test_a_physics_file_without_decay_frame_keeps_the_pure_boost(tmp_path, shipped):
+    import json
+
+    pre = ZJetsPreprocessing(coordinates="physics", decay_frame="boost").fit(shipped)
+    pre.save(tmp_path / "old")
+    spec = json.loads((tmp_path / "old.json").read_text())
+    del spec["params"]["decay_frame"]
+    (tmp_path / "old.json").write_text(json.dumps(spec))
+    again = ZJetsPreprocessing.load(tmp_path / "old")
+    assert again.decay_frame == "boost"
+    for n, (y, _) in pre.encode(shipped[:3000]).items():
+        np.testing.assert_array_equal(again.encode(shipped[:3000])[n][0], y)
+    assert ZJetsPreprocessing(coordinates="physics").decay_frame == "collins-soper"
 
 
 def test_labels_follow_the_negative_muon(shipped):

@@ -18,13 +18,24 @@ for two particles of mass ``m``, pair four-momentum ``Q`` of mass ``M``, rapidit
 ``Y`` and transverse momentum ``Q_T``; :func:`pair_log_jacobian` is the log of the
 resulting Jacobian.
 
-**Rest frame.** The decay angles are measured in the pair rest frame reached from
-the lab by a pure boost along the pair momentum (no rotation): its axes are
-the lab's, so ``cos θ*`` is measured from the beam (z) axis and ``φ*`` from
-the lab x axis. Unlike the Collins–Soper frame this frame is smooth in ``Q``
-everywhere (Collins–Soper needs the sign of the pair's longitudinal momentum and
-an axis along ``Q_T``, both singular somewhere); for ``Q_T = 0`` the two coincide
-up to the orientation of the x axis.
+**Rest frames** (``frame``). The decay angles are those of one daughter in the pair rest frame:
+
+* ``"collins-soper"`` (default): reached by a boost along the beam to zero longitudinal
+  momentum, then a boost along ``Q_T`` to rest. Its z axis is the Collins–Soper axis, the
+  bisector of the beam and minus the other beam (Collins & Soper, Phys. Rev. D 16 (1977)
+  2219), so ``cos θ* = 2(p₁⁺p₂⁻ − p₁⁻p₂⁺)/(M √(M² + Q_T²))`` with ``p± = (E ± p_z)/√2``;
+  unlike the usual convention the axis does not flip with the sign of the pair's ``p_z``
+  (beam 1 is +z), so the map is continuous in ``Y``. ``φ*`` is measured from ``Q_T``, the
+  Collins–Soper x axis (from the lab x axis at ``Q_T = 0``). In this frame the Drell–Yan
+  angular distribution is ``1 + cos²θ`` plus small terms (``A₀…A₄``) that vary slowly with
+  ``Q_T`` and ``Y``: it is nearly independent of the pair's motion.
+* ``"collins-soper-lab"``: the same boosts, ``φ*`` from the lab x axis.
+* ``"boost"``: a pure boost along the pair momentum, lab axes (the first physics runs).
+  Its polar axis is the Collins–Soper axis rotated by a Wigner rotation that grows with
+  ``Q_T`` and ``Y``, so the angular distribution changes with the pair's motion.
+
+For ``Q_T = 0`` all three coincide up to the orientation of the x axis. The rest frame is
+a rotation that depends on ``Q`` only, so the phase-space Jacobian below is the same for all.
 
 Four-vectors here are ``(..., 4)`` float64 arrays ``(E, p_x, p_y, p_z)``.
 """
@@ -41,6 +52,7 @@ __all__ = [
     "breit_wigner_log_derivative",
     "massive_four_vector",
     "pair_mass_rapidity",
+    "DECAY_FRAMES",
     "rest_frame_angles",
     "two_body_decay",
     "pair_log_jacobian",
@@ -107,34 +119,73 @@ def _boost(p: np.ndarray, beta: np.ndarray) -> np.ndarray:
     return np.concatenate([gamma * (p[..., :1] + bp), p[..., 1:] + factor * beta], axis=-1)
 
 
-def rest_frame_angles(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``cos θ*`` and ``φ* ∈ (−π, π]`` of ``p`` in the rest frame of ``q`` (pure boost, lab axes).
+#: The decay frames: ``"collins-soper"`` (default) and ``"boost"`` (the first physics runs).
+DECAY_FRAMES = ("collins-soper", "collins-soper-lab", "boost")
+
+
+def _check_frame(frame: str) -> None:
+    if frame not in DECAY_FRAMES:
+        raise ValueError(f"decay frame must be one of {list(DECAY_FRAMES)}; got {frame!r}")
+
+
+def _to_rest(p: np.ndarray, q: np.ndarray, frame: str) -> np.ndarray:
+    """``p`` in the rest frame of ``q`` (module docstring: the two frames)."""
+    if frame == "boost":
+        return _boost(p, -q[..., 1:] / q[..., :1])
+    zeros = np.zeros_like(q[..., :1])
+    longitudinal = np.concatenate([zeros, zeros, q[..., 3:] / q[..., :1]], axis=-1)
+    mt = np.sqrt(np.maximum(q[..., :1] ** 2 - q[..., 3:] ** 2, 1e-300))
+    transverse = np.concatenate([q[..., 1:3] / mt, zeros], axis=-1)
+    return _boost(_boost(p, -longitudinal), -transverse)
+
+
+def _from_rest(p: np.ndarray, q: np.ndarray, frame: str) -> np.ndarray:
+    """Inverse of :func:`_to_rest`."""
+    if frame == "boost":
+        return _boost(p, q[..., 1:] / q[..., :1])
+    zeros = np.zeros_like(q[..., :1])
+    longitudinal = np.concatenate([zeros, zeros, q[..., 3:] / q[..., :1]], axis=-1)
+    mt = np.sqrt(np.maximum(q[..., :1] ** 2 - q[..., 3:] ** 2, 1e-300))
+    transverse = np.concatenate([q[..., 1:3] / mt, zeros], axis=-1)
+    return _boost(_boost(p, transverse), longitudinal)
+
+
+def rest_frame_angles(
+    p: np.ndarray, q: np.ndarray, frame: str = "collins-soper"
+) -> tuple[np.ndarray, np.ndarray]:
+    """``cos θ*`` and ``φ* ∈ (−π, π]`` of ``p`` in the rest frame of ``q`` (``frame``: module docstring).
 
     At the pair threshold (``p`` at rest in that frame) ``cos θ* = 0``, ``φ* = 0``.
     """
-    beta = q[..., 1:] / q[..., :1]
-    star = _boost(p, -beta)[..., 1:]
+    _check_frame(frame)
+    star = _to_rest(p, q, frame)[..., 1:]
     norm = np.sqrt((star * star).sum(axis=-1))
     cos = np.clip(star[..., 2] / np.maximum(norm, 1e-300), -1.0, 1.0)
-    return np.where(norm > 0, cos, 0.0), np.arctan2(star[..., 1], star[..., 0])
+    phi = np.arctan2(star[..., 1], star[..., 0])
+    if frame == "collins-soper":
+        phi = np.angle(np.exp(1j * (phi - np.arctan2(q[..., 2], q[..., 1]))))
+    return np.where(norm > 0, cos, 0.0), phi
 
 
 def two_body_decay(
-    q: np.ndarray, mass: float, cos_theta: np.ndarray, phi: np.ndarray
+    q: np.ndarray, mass: float, cos_theta: np.ndarray, phi: np.ndarray, frame: str = "collins-soper"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decay four-vectors ``q`` into two particles of ``mass``; the first flies along ``(θ*, φ*)``.
 
-    In the rest frame ``|p*| = (M/2) β``, ``E* = M/2``; both are boosted back with ``β = q⃗/E``.
+    In the rest frame ``|p*| = (M/2) β``, ``E* = M/2``; both are taken back to the lab (``frame``: module docstring).
     Below threshold (``M < 2m``, only through rounding) ``|p*| = 0``.
     """
+    _check_frame(frame)
     m, _ = pair_mass_rapidity(q)
     p_star = 0.5 * m * np.sqrt(np.clip(1.0 - (2 * mass / np.maximum(m, 1e-300)) ** 2, 0.0, 1.0))
     cos = np.clip(np.asarray(cos_theta, dtype=np.float64), -1.0, 1.0)
     sin = np.sqrt(1.0 - cos * cos)
+    if frame == "collins-soper":
+        phi = np.asarray(phi, dtype=np.float64) + np.arctan2(q[..., 2], q[..., 1])
     direction = np.stack([sin * np.cos(phi), sin * np.sin(phi), cos], axis=-1)
     energy = np.sqrt(p_star * p_star + mass * mass)
     first = np.concatenate([energy[..., None], p_star[..., None] * direction], axis=-1)
-    first = _boost(first, q[..., 1:] / q[..., :1])
+    first = _from_rest(first, q, frame)
     return first, q - first
 
 

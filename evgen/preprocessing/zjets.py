@@ -34,6 +34,7 @@ import numpy as np
 from evgen.errors import ConfigError, InputError
 from evgen.events import collider_events, n_jets
 from evgen.preprocessing.base import Chain, load_state, save_state
+from evgen.preprocessing.resonance import DECAY_FRAMES
 from evgen.preprocessing.steps import AsinhScale, AtanhScale, LogShift, Standardize, Whiten
 
 if TYPE_CHECKING:
@@ -301,6 +302,10 @@ class ZJetsPreprocessing:
         on the two balance components.
     balance_scale
         Scale in GeV of the ``asinh`` compression of the balance (physics coordinates).
+    decay_frame
+        Rest frame of the decay angles (physics coordinates), one of
+        :data:`~evgen.preprocessing.resonance.DECAY_FRAMES`; files saved before the choice
+        existed load as ``"boost"``.
     """
 
     def __init__(
@@ -313,6 +318,7 @@ class ZJetsPreprocessing:
         multiplicities: Sequence[int] = MULTIPLICITIES,
         coordinates: str = "particles",
         balance_scale: float = 10.0,
+        decay_frame: str = "collins-soper",
     ) -> None:
         if whitening not in ("cholesky", "pca", "none"):
             raise ConfigError(f"whitening must be 'cholesky', 'pca' or 'none'; got {whitening!r}")
@@ -322,6 +328,9 @@ class ZJetsPreprocessing:
             raise ConfigError(f"balance_scale must be positive (GeV); got {balance_scale!r}")
         self.coordinates = coordinates
         self.balance_scale = float(balance_scale)
+        if decay_frame not in DECAY_FRAMES:
+            raise ConfigError(f"decay_frame must be one of {list(DECAY_FRAMES)}; got {decay_frame!r}")
+        self.decay_frame = decay_frame
         self.charged = True
         if jet_mass_shift is not None and not jet_mass_shift > 0:
             raise ConfigError(f"jet_mass_shift must be positive or None; got {jet_mass_shift!r}")
@@ -339,7 +348,7 @@ class ZJetsPreprocessing:
         if self.coordinates == "physics":
             from evgen.preprocessing.zjets_physics import ZJetsPhysicsFeatures
 
-            return ZJetsPhysicsFeatures(n, self.muon_mass, charged=self.charged)
+            return ZJetsPhysicsFeatures(n, self.muon_mass, charged=self.charged, frame=self.decay_frame)
         return ZJetsFeatures(n, self.muon_mass)
 
     def make_chain(self, n: int) -> Chain:
@@ -450,6 +459,7 @@ class ZJetsPreprocessing:
             "multiplicities": list(self.multiplicities),
             "coordinates": self.coordinates,
             "balance_scale": self.balance_scale,
+            "decay_frame": self.decay_frame,
         }
 
     def save(self, path: str | Path) -> None:
@@ -474,7 +484,8 @@ class ZJetsPreprocessing:
         spec, arrays = load_state(path)
         if spec.get("kind") != "zjets":
             raise InputError(f"{path}: not a Z+jets preprocessing file (kind {spec.get('kind')!r})")
-        pre = cls(**spec["params"])
+        # files written before the decay frame was a choice used the pure boost
+        pre = cls(**{"decay_frame": "boost", **spec["params"]})
         pre.muon_mass = float(spec["muon_mass"])
         pre.charged = bool(spec.get("charged", True))
         for key, steps in spec["chains"].items():

@@ -15,8 +15,8 @@ columns in the same blocks as the paper's (μμj first, then 4 per further jet):
 * ``m_bw = arctan((M_μμ² − m_Z²)/(m_Z Γ_Z))``, the Breit–Wigner map of the dimuon
   mass, under which the Z line shape is nearly flat; ``y_mumu``, the dimuon rapidity;
 * ``cos_theta``, ``phi_star``: the direction of the negative muon in the dimuon rest
-  frame reached by a pure boost along the dimuon momentum, axes of the rotated lab
-  (``θ*`` from the beam axis, ``φ*`` from the leading jet's direction);
+  frame, by default the Collins–Soper frame (``θ*`` from the Collins–Soper axis, ``φ*``
+  from ``Q_T``); the frames are described in :mod:`evgen.preprocessing.resonance`;
 * ``balance_par``, ``balance_perp``: the vector sum of both muons' and all jets'
   ``p_T`` (GeV), along and across the leading jet; the dimuon ``p_T`` is not a
   coordinate, it is ``balance − Σ jets``;
@@ -42,6 +42,7 @@ import numpy as np
 
 from evgen.errors import ConfigError, InputError
 from evgen.preprocessing.resonance import (
+    DECAY_FRAMES,
     breit_wigner_inverse,
     breit_wigner_log_derivative,
     breit_wigner_map,
@@ -77,11 +78,16 @@ def _jets(xp: np.ndarray, n_jets: int) -> np.ndarray:
 
 
 def physics_from_particles(
-    xp: np.ndarray, label: np.ndarray, n_jets: int, muon_mass: float = MUON_MASS
+    xp: np.ndarray,
+    label: np.ndarray,
+    n_jets: int,
+    muon_mass: float = MUON_MASS,
+    frame: str = "collins-soper",
 ) -> np.ndarray:
     """The physics coordinates of a paper feature matrix ``xp`` (``(N, 5 + 4n)``).
 
-    ``label[i]`` (0 or 1) says which muon, in ``p_T`` order, carries the decay angles.
+    ``label[i]`` (0 or 1) says which muon, in ``p_T`` order, carries the decay angles;
+    ``frame`` is the rest frame they are measured in (:mod:`evgen.preprocessing.resonance`).
     """
     xp = np.asarray(xp, dtype=np.float64)
     jets = _jets(xp, n_jets)
@@ -91,7 +97,7 @@ def physics_from_particles(
     q = muons[:, 0] + muons[:, 1]
     mass, rapidity = pair_mass_rapidity(q)
     chosen = np.where(np.asarray(label)[:, None] == 1, muons[:, 1], muons[:, 0])
-    cos_theta, phi_star = rest_frame_angles(chosen, q)
+    cos_theta, phi_star = rest_frame_angles(chosen, q, frame)
     jet_phi = jets[..., 2] - phi_j1[:, None]
     balance_x = q[:, 1] + (jets[..., 0] * np.cos(jet_phi)).sum(axis=1)
     balance_y = q[:, 2] + (jets[..., 0] * np.sin(jet_phi)).sum(axis=1)
@@ -108,7 +114,7 @@ def physics_from_particles(
 
 
 def particles_from_physics(
-    xq: np.ndarray, n_jets: int, muon_mass: float = MUON_MASS
+    xq: np.ndarray, n_jets: int, muon_mass: float = MUON_MASS, frame: str = "collins-soper"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of :func:`physics_from_particles`: the paper features and the muon labels."""
     xq = np.asarray(xq, dtype=np.float64)
@@ -123,7 +129,7 @@ def particles_from_physics(
     mass = breit_wigner_inverse(xq[:, 0], minimum=2 * muon_mass)
     mt = np.sqrt(mass * mass + qx * qx + qy * qy)
     q = np.stack([mt * np.cosh(xq[:, 1]), qx, qy, mt * np.sinh(xq[:, 1])], axis=1)
-    chosen, other = two_body_decay(q, muon_mass, xq[:, 2], xq[:, 3])
+    chosen, other = two_body_decay(q, muon_mass, xq[:, 2], xq[:, 3], frame)
     pts = np.hypot(np.stack([chosen[:, 1], other[:, 1]], 1), np.stack([chosen[:, 2], other[:, 2]], 1))
     label = (pts[:, 1] > pts[:, 0]).astype(np.int8)  # 1: the chosen muon is the subleading one
     lead = np.where(label[:, None] == 1, other, chosen)
@@ -187,11 +193,15 @@ class ZJetsPhysicsFeatures:
         Mass of both muons (the decay needs it).
     charged
         Decoded events carry ``Muon.charge`` (the labelled muon is μ⁻).
+    frame
+        Rest frame of the decay angles: one of
+        :data:`~evgen.preprocessing.resonance.DECAY_FRAMES`.
     """
 
     n_jets: int
     muon_mass: float = MUON_MASS
     charged: bool = True
+    frame: str = "collins-soper"
 
     #: Decoding decides the muon charges (the generator must not draw them).
     decodes_charge = True
@@ -199,6 +209,8 @@ class ZJetsPhysicsFeatures:
     def __post_init__(self) -> None:
         if self.n_jets < 1:
             raise ConfigError(f"ZJetsPhysicsFeatures needs n_jets ≥ 1; got {self.n_jets}")
+        if self.frame not in DECAY_FRAMES:
+            raise ConfigError(f"decay frame must be one of {list(DECAY_FRAMES)}; got {self.frame!r}")
 
     @property
     def particles(self) -> ZJetsFeatures:
@@ -241,7 +253,7 @@ class ZJetsPhysicsFeatures:
         """The ``(N, dim)`` physics coordinates of ``events``."""
         xp = self.particles.to_features(events, source)
         label, _ = muon_labels(events)
-        return physics_from_particles(xp, label, self.n_jets, self.muon_mass)
+        return physics_from_particles(xp, label, self.n_jets, self.muon_mass, self.frame)
 
     def log_jacobian(self, events: ak.Array, source: str = "events") -> np.ndarray:
         """``log |det ∂x_physics/∂x_particles|``: add it to a physics-space log-density."""
@@ -274,7 +286,7 @@ class ZJetsPhysicsFeatures:
             )
         if charge is not None:
             raise ConfigError("physics coordinates decide the muon charges; do not pass charge")
-        xp, label = particles_from_physics(x, self.n_jets, self.muon_mass)
+        xp, label = particles_from_physics(x, self.n_jets, self.muon_mass, self.frame)
         charges = None
         if self.charged:
             negative_first = label == 0

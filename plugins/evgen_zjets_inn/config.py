@@ -15,6 +15,7 @@ from typing import Any
 
 from evgen.magic import MagicTransform
 from evgen.mass_step import MassStep
+from evgen.preprocessing.resonance import DECAY_FRAMES
 from evgen.preprocessing.zjets import COORDINATES
 from evgen.training.config import TrainConfig, from_mapping, invalid, to_dict
 
@@ -87,6 +88,10 @@ class PreprocessingConfig:
         ``"particles"``: the paper's ``p_T, η, Δφ, m`` per object (reproduces Sec. 2.1).
     balance_scale
         GeV scale of the ``asinh`` compression of the balance (physics coordinates).
+    decay_frame
+        Rest frame of the decay angles (physics coordinates): ``"collins-soper"`` (default) or
+        ``"boost"`` (pure boost along the dimuon momentum; runs written before the choice);
+        :mod:`evgen.preprocessing.resonance`.
     """
 
     jet_pt_min: float = 20.0
@@ -96,10 +101,13 @@ class PreprocessingConfig:
     whitening: str = "cholesky"
     coordinates: str = "physics"
     balance_scale: float = 10.0
+    decay_frame: str = "collins-soper"
 
     def __post_init__(self) -> None:
         if self.coordinates not in COORDINATES:
             raise invalid("coordinates", self.coordinates, f"expected one of {list(COORDINATES)}")
+        if self.decay_frame not in DECAY_FRAMES:
+            raise invalid("decay_frame", self.decay_frame, f"expected one of {list(DECAY_FRAMES)}")
         if not self.balance_scale > 0:
             raise invalid("balance_scale", self.balance_scale, "must be positive (GeV)")
         if self.jet_mass not in ("log", "linear"):
@@ -120,6 +128,7 @@ class PreprocessingConfig:
             "whitening": self.whitening,
             "coordinates": self.coordinates,
             "balance_scale": self.balance_scale,
+            "decay_frame": self.decay_frame,
         }
 
 
@@ -204,8 +213,10 @@ class ZJetsINNConfig:
 def stored_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """A config read from a run directory, completed with the defaults it was trained under.
 
-    Runs written before ``[preprocessing] coordinates`` existed used the paper's ``particles``.
+    Runs written before ``[preprocessing] coordinates`` existed used the paper's ``particles``,
+    those written before ``decay_frame`` existed the pure ``boost``.
     """
     pre = dict(config.get("preprocessing", {}))
     pre.setdefault("coordinates", "particles")
+    pre.setdefault("decay_frame", "boost")
     return {**config, "preprocessing": pre}
