@@ -341,25 +341,3 @@ def test_inverse_of_forward_on_random_physics_points():
     )
     xp, label = particles_from_physics(xq, 1, MUON_MASS)
     np.testing.assert_allclose(physics_from_particles(xp, label, 1, MUON_MASS), xq, rtol=1e-7, atol=1e-7)
-
-
-@pytest.mark.parametrize("n", [2, 3])
-def test_relative_jet_eta_is_a_shift_of_the_absolute_one(shipped, n):
-    events = shipped[n_jets(shipped) == n]
-    absolute, relative = (
-        ZJetsPhysicsFeatures(n, MUON_MASS),
-        ZJetsPhysicsFeatures(n, MUON_MASS, jet_eta="relative"),
-    )
-    xa, xr = absolute.to_features(events), relative.to_features(events)
-    for k in range(2, n + 1):
-        column = absolute.names.index(f"j{k}_eta")
-        assert relative.names[column] == f"j{k}_deta"
-        np.testing.assert_allclose(xr[:, column], xa[:, column] - xa[:, 7])
-    np.testing.assert_allclose(relative.jet_pair_delta_r(xr), absolute.jet_pair_delta_r(xa), atol=1e-12)
-    back = relative.to_events(xr, phi_ref=relative.particles.reference_phi(events))
-    np.testing.assert_allclose(
-        ak.to_numpy(ak.flatten(back.Jet.eta)), ak.to_numpy(ak.flatten(events.Jet.eta)), atol=1e-12
-    )
-    pre = ZJetsPreprocessing(coordinates="physics", jet_eta="relative").fit(shipped)
-    y, where = pre.encode(events)[n]
-    np.testing.assert_allclose(pre.inverse(y, n), xr[where], rtol=1e-9, atol=1e-8)

@@ -66,23 +66,13 @@ def wrap_phi(phi: np.ndarray) -> np.ndarray:
 
 
 def feature_pair_delta_r(x: np.ndarray, names: Sequence[str], n_jets: int) -> np.ndarray:
-    """ΔR of every jet pair from the ``jk_eta`` (or ``jk_deta``) and ``jk_dphi`` columns of a feature matrix.
+    """ΔR of every jet pair from the ``jk_eta`` and ``jk_dphi`` columns of a feature matrix.
 
-    A jet without a ``jk_dphi`` column is the azimuth reference (φ = 0); ``jk_deta`` is
-    ``η_k − η_1``.
+    A jet without a ``jk_dphi`` column is the azimuth reference (φ = 0).
     """
     from evgen.magic import jet_pair_delta_r
 
-    eta_1 = x[:, names.index("j1_eta")]
-    eta = np.stack(
-        [
-            x[:, names.index(f"j{k}_eta")]
-            if f"j{k}_eta" in names
-            else eta_1 + x[:, names.index(f"j{k}_deta")]
-            for k in range(1, n_jets + 1)
-        ],
-        axis=1,
-    )
+    eta = x[:, [names.index(f"j{k}_eta") for k in range(1, n_jets + 1)]]
     phi = np.stack(
         [
             x[:, names.index(f"j{k}_dphi")] if f"j{k}_dphi" in names else np.zeros(len(x))
@@ -316,9 +306,6 @@ class ZJetsPreprocessing:
         Rest frame of the decay angles (physics coordinates), one of
         :data:`~evgen.preprocessing.resonance.DECAY_FRAMES`; files saved before the choice
         existed load as ``"boost"``.
-    jet_eta
-        ``"absolute"`` or ``"relative"`` (physics coordinates): the further jets' ``η`` as they
-        are or relative to the leading jet's (:class:`~evgen.preprocessing.zjets_physics.ZJetsPhysicsFeatures`).
     """
 
     def __init__(
@@ -332,7 +319,6 @@ class ZJetsPreprocessing:
         coordinates: str = "particles",
         balance_scale: float = 10.0,
         decay_frame: str = "collins-soper",
-        jet_eta: str = "absolute",
     ) -> None:
         if whitening not in ("cholesky", "pca", "none"):
             raise ConfigError(f"whitening must be 'cholesky', 'pca' or 'none'; got {whitening!r}")
@@ -345,9 +331,6 @@ class ZJetsPreprocessing:
         if decay_frame not in DECAY_FRAMES:
             raise ConfigError(f"decay_frame must be one of {list(DECAY_FRAMES)}; got {decay_frame!r}")
         self.decay_frame = decay_frame
-        if jet_eta not in ("absolute", "relative"):
-            raise ConfigError(f"jet_eta must be 'absolute' or 'relative'; got {jet_eta!r}")
-        self.jet_eta = jet_eta
         self.charged = True
         if jet_mass_shift is not None and not jet_mass_shift > 0:
             raise ConfigError(f"jet_mass_shift must be positive or None; got {jet_mass_shift!r}")
@@ -365,9 +348,7 @@ class ZJetsPreprocessing:
         if self.coordinates == "physics":
             from evgen.preprocessing.zjets_physics import ZJetsPhysicsFeatures
 
-            return ZJetsPhysicsFeatures(
-                n, self.muon_mass, charged=self.charged, frame=self.decay_frame, jet_eta=self.jet_eta
-            )
+            return ZJetsPhysicsFeatures(n, self.muon_mass, charged=self.charged, frame=self.decay_frame)
         return ZJetsFeatures(n, self.muon_mass)
 
     def make_chain(self, n: int) -> Chain:
@@ -479,7 +460,6 @@ class ZJetsPreprocessing:
             "coordinates": self.coordinates,
             "balance_scale": self.balance_scale,
             "decay_frame": self.decay_frame,
-            "jet_eta": self.jet_eta,
         }
 
     def save(self, path: str | Path) -> None:
@@ -504,8 +484,8 @@ class ZJetsPreprocessing:
         spec, arrays = load_state(path)
         if spec.get("kind") != "zjets":
             raise InputError(f"{path}: not a Z+jets preprocessing file (kind {spec.get('kind')!r})")
-        # files written before these were choices: the pure boost, absolute η
-        pre = cls(**{"decay_frame": "boost", "jet_eta": "absolute", **spec["params"]})
+        # files written before the decay frame was a choice used the pure boost
+        pre = cls(**{"decay_frame": "boost", **spec["params"]})
         pre.muon_mass = float(spec["muon_mass"])
         pre.charged = bool(spec.get("charged", True))
         for key, steps in spec["chains"].items():

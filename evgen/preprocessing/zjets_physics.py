@@ -68,8 +68,6 @@ __all__ = [
     "muon_labels",
 ]
 
-#: How the further jets' pseudorapidities enter: as they are, or relative to the leading jet.
-JET_ETA = ("absolute", "relative")
 _MUON_COLUMNS = ["m_bw", "y_mumu", "cos_theta", "phi_star", "balance_par", "balance_perp"]
 #: Seed of the random muon labelling of samples without charge.
 _LABEL_SEED = 0x5EED
@@ -198,17 +196,12 @@ class ZJetsPhysicsFeatures:
     frame
         Rest frame of the decay angles: one of
         :data:`~evgen.preprocessing.resonance.DECAY_FRAMES`.
-    jet_eta
-        ``"absolute"``: every jet's ``η``; ``"relative"``: the leading jet's ``η`` and, for
-        the further jets, ``jk_deta = η_k − η_1`` (a shift: unit Jacobian), so the jet–jet
-        correlations (the ΔR = 0.4 ring of the jet algorithm) sit at fixed places.
     """
 
     n_jets: int
     muon_mass: float = MUON_MASS
     charged: bool = True
     frame: str = "collins-soper"
-    jet_eta: str = "absolute"
 
     #: Decoding decides the muon charges (the generator must not draw them).
     decodes_charge = True
@@ -218,8 +211,6 @@ class ZJetsPhysicsFeatures:
             raise ConfigError(f"ZJetsPhysicsFeatures needs n_jets ≥ 1; got {self.n_jets}")
         if self.frame not in DECAY_FRAMES:
             raise ConfigError(f"decay frame must be one of {list(DECAY_FRAMES)}; got {self.frame!r}")
-        if self.jet_eta not in JET_ETA:
-            raise ConfigError(f"jet_eta must be one of {list(JET_ETA)}; got {self.jet_eta!r}")
 
     @property
     def particles(self) -> ZJetsFeatures:
@@ -234,13 +225,8 @@ class ZJetsPhysicsFeatures:
     def names(self) -> list[str]:
         names = [*_MUON_COLUMNS, "j1_pt", "j1_eta", "j1_mass"]
         for k in range(2, self.n_jets + 1):
-            eta = f"j{k}_deta" if self.jet_eta == "relative" else f"j{k}_eta"
-            names += [f"j{k}_pt", eta, f"j{k}_dphi", f"j{k}_mass"]
+            names += [f"j{k}_pt", f"j{k}_eta", f"j{k}_dphi", f"j{k}_mass"]
         return names
-
-    def _further_eta(self) -> list[int]:
-        """Columns of ``η`` of jets 2, 3, … (``jk_deta`` when relative)."""
-        return [9 + 4 * (k - 2) + 1 for k in range(2, self.n_jets + 1)]
 
     def columns(self, kind: str) -> list[int]:
         """Indices of one kind: ``jet_pt``, ``eta``, ``dphi`` (jet Δφ and ``φ*``), ``jet_mass``,
@@ -248,7 +234,7 @@ class ZJetsPhysicsFeatures:
         select = {
             "muon_pt": lambda n: False,
             "jet_pt": lambda n: n.startswith("j") and n.endswith("_pt"),
-            "eta": lambda n: n.endswith("_eta") or n.endswith("_deta"),
+            "eta": lambda n: n.endswith("_eta"),
             "dphi": lambda n: n.endswith("_dphi") or n == "phi_star",
             "jet_mass": lambda n: n.startswith("j") and n.endswith("_mass"),
             "breit_wigner": lambda n: n == "m_bw",
@@ -267,10 +253,7 @@ class ZJetsPhysicsFeatures:
         """The ``(N, dim)`` physics coordinates of ``events``."""
         xp = self.particles.to_features(events, source)
         label, _ = muon_labels(events)
-        x = physics_from_particles(xp, label, self.n_jets, self.muon_mass, self.frame)
-        if self.jet_eta == "relative":
-            x[:, self._further_eta()] -= x[:, [7]]
-        return x
+        return physics_from_particles(xp, label, self.n_jets, self.muon_mass, self.frame)
 
     def log_jacobian(self, events: ak.Array, source: str = "events") -> np.ndarray:
         """``log |det ∂x_physics/∂x_particles|``: add it to a physics-space log-density."""
@@ -303,9 +286,6 @@ class ZJetsPhysicsFeatures:
             )
         if charge is not None:
             raise ConfigError("physics coordinates decide the muon charges; do not pass charge")
-        if self.jet_eta == "relative":
-            x = x.copy()
-            x[:, self._further_eta()] += x[:, [7]]
         xp, label = particles_from_physics(x, self.n_jets, self.muon_mass, self.frame)
         charges = None
         if self.charged:

@@ -92,9 +92,6 @@ class PreprocessingConfig:
         Rest frame of the decay angles (physics coordinates): ``"collins-soper"`` (default) or
         ``"boost"`` (pure boost along the dimuon momentum; runs written before the choice);
         :mod:`evgen.preprocessing.resonance`.
-    jet_eta
-        ``"absolute"`` or ``"relative"``: the further jets' ``η`` as they are or as
-        ``η_k − η_1`` (physics coordinates).
     """
 
     jet_pt_min: float = 20.0
@@ -105,15 +102,12 @@ class PreprocessingConfig:
     coordinates: str = "physics"
     balance_scale: float = 10.0
     decay_frame: str = "collins-soper"
-    jet_eta: str = "absolute"
 
     def __post_init__(self) -> None:
         if self.coordinates not in COORDINATES:
             raise invalid("coordinates", self.coordinates, f"expected one of {list(COORDINATES)}")
         if self.decay_frame not in DECAY_FRAMES:
             raise invalid("decay_frame", self.decay_frame, f"expected one of {list(DECAY_FRAMES)}")
-        if self.jet_eta not in ("absolute", "relative"):
-            raise invalid("jet_eta", self.jet_eta, "expected 'absolute' or 'relative'")
         if not self.balance_scale > 0:
             raise invalid("balance_scale", self.balance_scale, "must be positive (GeV)")
         if self.jet_mass not in ("log", "linear"):
@@ -135,7 +129,6 @@ class PreprocessingConfig:
             "coordinates": self.coordinates,
             "balance_scale": self.balance_scale,
             "decay_frame": self.decay_frame,
-            "jet_eta": self.jet_eta,
         }
 
 
@@ -221,11 +214,9 @@ def stored_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """A config read from a run directory, completed with the defaults it was trained under.
 
     Runs written before ``[preprocessing] coordinates`` existed used the paper's ``particles``,
-    those written before ``decay_frame`` existed the pure ``boost``, those before ``jet_eta``
-    existed ``absolute`` pseudorapidities.
+    those written before ``decay_frame`` existed the pure ``boost``.
     """
     pre = dict(config.get("preprocessing", {}))
     pre.setdefault("coordinates", "particles")
     pre.setdefault("decay_frame", "boost")
-    pre.setdefault("jet_eta", "absolute")
     return {**config, "preprocessing": pre}
