@@ -35,7 +35,7 @@ from evgen.errors import ConfigError, InputError
 from evgen.events import collider_events, n_jets
 from evgen.preprocessing.base import Chain, load_state, save_state
 from evgen.preprocessing.resonance import DECAY_FRAMES
-from evgen.preprocessing.steps import AsinhScale, AtanhScale, LogShift, Standardize, Whiten
+from evgen.preprocessing.steps import AsinhScale, AtanhScale, Gaussianize, LogShift, Standardize, Whiten
 
 if TYPE_CHECKING:
     from evgen.preprocessing.zjets_physics import ZJetsPhysicsFeatures
@@ -306,6 +306,10 @@ class ZJetsPreprocessing:
         Rest frame of the decay angles (physics coordinates), one of
         :data:`~evgen.preprocessing.resonance.DECAY_FRAMES`; files saved before the choice
         existed load as ``"boost"``.
+    gaussianize
+        Map every column's marginal onto a standard normal before whitening
+        (:class:`~evgen.preprocessing.steps.Gaussianize`): the networks start from the
+        training sample's marginals and learn how the columns depend on each other.
     """
 
     def __init__(
@@ -319,6 +323,7 @@ class ZJetsPreprocessing:
         coordinates: str = "particles",
         balance_scale: float = 10.0,
         decay_frame: str = "collins-soper",
+        gaussianize: bool = False,
     ) -> None:
         if whitening not in ("cholesky", "pca", "none"):
             raise ConfigError(f"whitening must be 'cholesky', 'pca' or 'none'; got {whitening!r}")
@@ -331,6 +336,7 @@ class ZJetsPreprocessing:
         if decay_frame not in DECAY_FRAMES:
             raise ConfigError(f"decay_frame must be one of {list(DECAY_FRAMES)}; got {decay_frame!r}")
         self.decay_frame = decay_frame
+        self.gaussianize = bool(gaussianize)
         self.charged = True
         if jet_mass_shift is not None and not jet_mass_shift > 0:
             raise ConfigError(f"jet_mass_shift must be positive or None; got {jet_mass_shift!r}")
@@ -373,6 +379,8 @@ class ZJetsPreprocessing:
             *physics,
             Standardize(),
         ]
+        if self.gaussianize:
+            steps.append(Gaussianize())
         if self.whitening != "none":
             steps.append(Whiten(self.whitening))
         return Chain(steps)
@@ -460,6 +468,7 @@ class ZJetsPreprocessing:
             "coordinates": self.coordinates,
             "balance_scale": self.balance_scale,
             "decay_frame": self.decay_frame,
+            "gaussianize": self.gaussianize,
         }
 
     def save(self, path: str | Path) -> None:

@@ -92,6 +92,9 @@ class PreprocessingConfig:
         Rest frame of the decay angles (physics coordinates): ``"collins-soper"`` (default) or
         ``"boost"`` (pure boost along the dimuon momentum; runs written before the choice);
         :mod:`evgen.preprocessing.resonance`.
+    gaussianize
+        Map every column's marginal onto a standard normal before whitening
+        (:class:`evgen.preprocessing.steps.Gaussianize`).
     """
 
     jet_pt_min: float = 20.0
@@ -102,6 +105,7 @@ class PreprocessingConfig:
     coordinates: str = "physics"
     balance_scale: float = 10.0
     decay_frame: str = "collins-soper"
+    gaussianize: bool = False
 
     def __post_init__(self) -> None:
         if self.coordinates not in COORDINATES:
@@ -129,6 +133,7 @@ class PreprocessingConfig:
             "coordinates": self.coordinates,
             "balance_scale": self.balance_scale,
             "decay_frame": self.decay_frame,
+            "gaussianize": self.gaussianize,
         }
 
 
@@ -219,4 +224,5 @@ def stored_config(config: Mapping[str, Any]) -> dict[str, Any]:
     pre = dict(config.get("preprocessing", {}))
     pre.setdefault("coordinates", "particles")
     pre.setdefault("decay_frame", "boost")
+    pre.setdefault("gaussianize", False)
     return {**config, "preprocessing": pre}
