@@ -5,17 +5,17 @@ with exact truth (camel back d = 1, Eq. 1; ring d = 2, Eq. 3; 5D shell, Eq. 4):
 
 1. draw E independent training samples of ``n_train`` events and train E
    generators on them (for ``toy-gan`` one batched ensemble);
-2. measure the quantile MSE (Eq. 2, :mod:`evgen.quantiles`) of
+2. measure the quantile MSE (Eq. 2, :mod:`evgen.statistics.quantiles`) of
 
    * truly sampled events, ``n_train`` x (1, 2, 3, 5, 10), each with a band (standard
      deviation) from independent samples, drawn as horizontal lines;
    * the 5-parameter two-Gaussian fit to each training sample (1D only; exact from
-     the fit's CDF, :mod:`evgen.fits`);
+     the fit's CDF, :mod:`evgen.statistics.fits`);
    * each generator's output against the number of generated events, with a band
      over the E trainings;
 
 3. turn the MSE of the generated events into an equivalent number of sampled events
-   and the amplification factor (:mod:`evgen.amplification`): at the largest number
+   and the amplification factor (:mod:`evgen.statistics.amplification`): at the largest number
    of generated events (the paper's "10,000 GANned events are worth ...") and from the
    saturation fit :math:`\\mathrm{MSE}(n) = \\mathrm{MSE}_\\infty + c/n` to the mean curve.
 
@@ -32,7 +32,6 @@ generator comes from the plugin registry.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -42,7 +41,6 @@ from typing import Any
 
 import numpy as np
 
-from evgen.cli_types import positive_int as _positive_int
 from evgen.errors import ConfigError, InputError
 from evgen.interfaces import Measurement, ToyDataset
 
@@ -52,7 +50,6 @@ __all__ = [
     "default_quantiles",
     "run_ganplify",
     "plot_ganplify",
-    "add_ganplify_command",
 ]
 
 #: The toy of each dimension (registry names).
@@ -123,7 +120,7 @@ def _cdf_values(toy: ToyDataset, points: np.ndarray) -> np.ndarray:
 
 
 def _mse(cube: _CdfCube, u: np.ndarray, spec: QuantileSpec) -> float:
-    from evgen.quantiles import quantile_fractions, quantile_mse
+    from evgen.statistics.quantiles import quantile_fractions, quantile_mse
 
     return quantile_mse(quantile_fractions(cube, u, spec.n_per_axis, spec.axes))
 
@@ -253,14 +250,14 @@ def run_ganplify(
         amplification factors with their spread over trainings), ``curves`` (MSE vs
         generated events), ``files``.
     """
-    from evgen.amplification import (
+    from evgen.plugins import get_dataset
+    from evgen.statistics.amplification import (
         amplification_factor,
         amplification_summary,
         equivalent_sample_size,
         saturation_fit,
     )
-    from evgen.plugins import get_dataset
-    from evgen.quantiles import expected_quantile_mse
+    from evgen.statistics.quantiles import expected_quantile_mse
 
     if dim not in TOY_BY_DIM:
         raise ConfigError(f"dim must be one of {sorted(TOY_BY_DIM)} (the paper's toys); got {dim}")
@@ -318,7 +315,7 @@ def run_ganplify(
 
     fits = None
     if dim == 1:
-        from evgen.fits import fit_two_gaussians
+        from evgen.statistics.fits import fit_two_gaussians
 
         fits = [fit_two_gaussians(s) for s in samples]
 
@@ -347,7 +344,7 @@ def run_ganplify(
             "expected_mse_training_sample": expected_quantile_mse(n_train, n_cells),
         }
         if fits is not None:
-            from evgen.fits import fit_quantile_mse
+            from evgen.statistics.fits import fit_quantile_mse
 
             fit_mse = np.array([fit_quantile_mse(f, toy, spec.n_per_axis[0]) for f in fits])
             curve["fit"] = _band(fit_mse)
@@ -409,7 +406,7 @@ def run_ganplify(
         if plot:
             files += plot_ganplify(out, result, specs, u_train[0], u_gen[0], cube)
         result["files"] = [str(f) for f in files]
-        from evgen.studies.reporting import write_report
+        from evgen.validation.records import write_report
 
         paths = write_report(
             out,
@@ -465,7 +462,7 @@ def plot_ganplify(
     import matplotlib.pyplot as plt
     import mplhep as hep
 
-    from evgen.studies.reporting import save_figure
+    from evgen.validation.records import save_figure
 
     dim = result["config"]["dim"]
     n_train = result["config"]["n_train"]
@@ -494,7 +491,7 @@ def plot_ganplify(
             fig.tight_layout()
             paths += save_figure(fig, output_dir, name)
         if dim == 2 and u_train is not None and u_gan is not None:
-            from evgen.quantiles import quantile_fractions
+            from evgen.statistics.quantiles import quantile_fractions
 
             grid = next((s for s in specs if s.n_per_axis == (7, 7)), None)
             if grid is not None:
@@ -517,79 +514,3 @@ def plot_ganplify(
 
 
 # -- command line ---------------------------------------------------------------------------
-def _cmd_ganplify(args: argparse.Namespace) -> int:
-    options: dict[str, Any] = {}
-    for item in args.gan_option or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--gan-option expects KEY=VALUE; got {item!r}")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
-    if args.compile:
-        options["compile"] = True
-    if args.cuda_graphs:
-        options["cuda_graphs"] = True
-    result = run_ganplify(
-        args.output,
-        dim=args.dim,
-        trainings=args.trainings,
-        n_train=args.n_train,
-        epochs=args.epochs,
-        n_generated=args.n_generated,
-        reference_samples=args.reference_samples,
-        seed=args.seed,
-        device=args.device,
-        generator=args.generator,
-        generator_config=options,
-        resume=not args.no_resume,
-        plot=not args.no_plots,
-    )
-    print(f"{'quantiles':>10}  {'cells':>6}  {'GAN amplification':>22}  {'fit amplification':>20}")
-    for row in result["table"]:
-        fit = row.get("amplification_fit")
-        print(
-            f"{row['quantiles']:>10}  {row['cells']:>6}  {format(row['amplification_gan'], '.3g'):>22}"
-            f"  {format(fit, '.3g') if fit is not None else '-':>20}"
-        )
-    print(f"report: {Path(args.output) / 'ganplify.md'}")
-    return 0
-
-
-def add_ganplify_command(groups: dict[str, argparse._SubParsersAction]) -> None:
-    """Add ``evgen study ganplify --dim {1,2,5} --trainings E --n-train N --epochs K --device D -o DIR --seed S``."""
-    p = groups["study"].add_parser(
-        "ganplify",
-        help="GANplifying event samples: amplification factor of a GAN on the camel back, ring, 5D shell",
-        description=run_ganplify.__doc__.split("\n")[0] if run_ganplify.__doc__ else None,
-    )
-    p.add_argument("-o", "--output", required=True, help="output directory (report, figures, models)")
-    p.add_argument("--dim", type=int, choices=sorted(TOY_BY_DIM), default=1, help="toy dimension (1)")
-    p.add_argument("--trainings", type=_positive_int, default=100, help="independent trainings E (100)")
-    p.add_argument("--n-train", type=_positive_int, default=None, help="training events (100; 500 for d=5)")
-    p.add_argument("--epochs", type=_positive_int, default=None, help="training epochs (paper: 10000)")
-    p.add_argument(
-        "--n-generated",
-        type=_positive_int,
-        nargs="+",
-        default=list(DEFAULT_N_GENERATED),
-        help=f"numbers of generated events (default {' '.join(map(str, DEFAULT_N_GENERATED))})",
-    )
-    p.add_argument(
-        "--reference-samples", type=_positive_int, default=100, help="truth samples per band (100)"
-    )
-    p.add_argument("--device", default="cpu", help="torch device: cpu or cuda (cpu)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    p.add_argument("--generator", default="toy-gan", help="registered generator (toy-gan)")
-    p.add_argument(
-        "--gan-option",
-        action="append",
-        metavar="KEY=VALUE",
-        help="generator option, value parsed as JSON, e.g. gen_width=64 (repeatable)",
-    )
-    p.add_argument("--compile", action="store_true", help="torch.compile the training step")
-    p.add_argument("--cuda-graphs", action="store_true", help="capture the training step in a CUDA graph")
-    p.add_argument("--no-resume", action="store_true", help="retrain even if output/gan holds the models")
-    p.add_argument("--no-plots", action="store_true", help="write only the JSON and Markdown report")
-    p.set_defaults(func=_cmd_ganplify)

@@ -26,7 +26,6 @@ cross-checks at small sizes). Training samples are always drawn event by event.
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,7 +33,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from evgen.cli_types import positive_int as _positive_int
 from evgen.errors import ConfigError
 from evgen.interfaces import Measurement
 
@@ -44,7 +42,6 @@ __all__ = [
     "sample_means",
     "run_matchev",
     "plot_matchev",
-    "add_matchev_command",
 ]
 
 #: Generated sample sizes of the default study (Matchev Fig. 5 uses 30 ... 1000).
@@ -250,7 +247,7 @@ def run_matchev(
 
     files: list[str] = []
     if output_dir is not None:
-        from evgen.studies.reporting import write_report
+        from evgen.validation.records import write_report
 
         output_dir = Path(output_dir)
         if plot:
@@ -303,7 +300,7 @@ def plot_matchev(
     import matplotlib.pyplot as plt
     import mplhep as hep
 
-    from evgen.studies.reporting import save_figure
+    from evgen.validation.records import save_figure
 
     cfg = result["config"]
     n_gen, n_train = cfg["n_gen"], cfg["n_train"]
@@ -382,52 +379,3 @@ def plot_matchev(
         bottom.set(xscale="log", xlabel=r"$n_{gen}$", ylabel=r"sample mean of generated events")
         paths += save_figure(fig, output_dir, "matchev_fig7")
     return paths
-
-
-def _cmd_matchev(args: argparse.Namespace) -> int:
-    result = run_matchev(
-        args.output,
-        n_train=args.n_train,
-        n_gen=args.n_gen,
-        pseudo_experiments=args.pseudo_experiments,
-        seed=args.seed,
-        plot=not args.no_plots,
-        progress=True,
-    )
-    print(f"{'n_gen':>7}  {'std true':>10}  {'std GAN':>10}  {'predicted':>10}  {'ratio':>6}  coverage")
-    for r in result["rows"]:
-        print(
-            f"{r['n_gen']:>7}  {r['std_true'].value:>10.5f}  {r['std_gan'].value:>10.5f}"
-            f"  {r['predicted_gan']:>10.5f}  {r['ratio_gan'].value:>6.3f}  {r['coverage_1sigma']:.3f}"
-        )
-    plateau = result["plateau"]
-    print(
-        f"plateau: std GAN {plateau['std_gan'].value:.5f} at n_gen = {plateau['n_gen']}"
-        f" vs 1/sqrt(n_train) = {plateau['one_over_sqrt_n_train']:.5f}"
-    )
-    print(f"report: {Path(args.output) / 'matchev.md'}")
-    return 0
-
-
-def add_matchev_command(groups: dict[str, argparse._SubParsersAction]) -> None:
-    """Add ``evgen study matchev -o DIR [--n-train N] [--pseudo-experiments K] [--seed S]``."""
-    p = groups["study"].add_parser(
-        "matchev",
-        help="Matchev et al. App. A: a perfect GAN's spread plateaus at 1/sqrt(n_train)",
-        description=run_matchev.__doc__.split("\n")[0] if run_matchev.__doc__ else None,
-    )
-    p.add_argument("-o", "--output", required=True, help="output directory for report and figures")
-    p.add_argument("--n-train", type=_positive_int, default=100, help="training events per GAN (100)")
-    p.add_argument(
-        "--n-gen",
-        type=_positive_int,
-        nargs="+",
-        default=list(DEFAULT_N_GEN),
-        help=f"generated sample sizes (default {' '.join(map(str, DEFAULT_N_GEN))})",
-    )
-    p.add_argument(
-        "--pseudo-experiments", type=_positive_int, default=100_000, help="pseudo-experiments (100000)"
-    )
-    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    p.add_argument("--no-plots", action="store_true", help="write only the JSON and Markdown report")
-    p.set_defaults(func=_cmd_matchev)

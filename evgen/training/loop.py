@@ -17,7 +17,7 @@ batches an :class:`~evgen.training.data.EpochSource` hands out, and
 Data-parallel training
 ----------------------
 When a process group with more than one process is initialised
-(:func:`evgen.distributed.setup`, done by ``evgen train`` under torchrun), every
+(:func:`evgen.training.distributed.setup`, done by ``evgen train`` under torchrun), every
 process builds the same model and the model is wrapped in
 :class:`~torch.nn.parallel.DistributedDataParallel`, which averages gradients
 over processes (NCCL on GPUs, gloo on CPUs). ``config.batch_size`` is the batch
@@ -52,7 +52,7 @@ from typing import Any
 import torch
 
 from evgen.errors import ConfigError, EvgenError, InputError, TrainingDivergedError
-from evgen.run_dir import atomic_write
+from evgen.files import atomic_write
 from evgen.training.config import TrainConfig, to_dict
 from evgen.training.data import EpochSource, RankBatches, TensorSource, rank_rows
 from evgen.training.schedules import make_optimizer, make_scheduler
@@ -155,7 +155,7 @@ class Trainer:
         distributed: bool | None = None,
         weight_index: int | None = None,
     ) -> None:
-        from evgen.distributed import current, rank_device
+        from evgen.training.distributed import current, rank_device
 
         self.config = config
         self.dist = current(distributed)

@@ -1,8 +1,8 @@
 r"""Uncertainty bands of Z+jets observables from BINN weight draws, and Figs. 10-13 of arXiv:2110.13632.
 
 :func:`zjets_bands` draws weights :math:`\theta_k`, generates events with each, and
-histograms every validation observable (:func:`evgen.observables.multiplicity_observables`)
-per jet multiplicity; :mod:`evgen.uncertainty` turns the per-draw histograms into
+histograms every validation observable (:func:`evgen.physics.observables.multiplicity_observables`)
+per jet multiplicity; :mod:`evgen.statistics.uncertainty` turns the per-draw histograms into
 :math:`\langle n\rangle`, :math:`\sigma_\mathrm{stoch}`, :math:`\sigma_\mathrm{pred}` (Eq. 19-22).
 Shapes are normalised per multiplicity (each draw's events of ``n`` jets).
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from evgen.errors import InputError
 from evgen.events import event_weights, n_jets
-from evgen.uncertainty import HistogramBand, band_from_counts
+from evgen.statistics.uncertainty import HistogramBand, band_from_counts
 
 __all__ = [
     "Key",
@@ -45,7 +45,7 @@ def observables_by_multiplicity(
     events: ak.Array, names: Sequence[str] | None = None
 ) -> dict[Key, tuple[np.ndarray, np.ndarray]]:
     """``{(n, name): (values, weights)}`` for every multiplicity present (and observable in ``names``)."""
-    from evgen.observables import multiplicity_observables
+    from evgen.physics.observables import multiplicity_observables
 
     counts = n_jets(events)
     weights = event_weights(events)
@@ -63,8 +63,8 @@ def reference_edges(
     reference: Mapping[Key, tuple[np.ndarray, np.ndarray]], bins: int = 40
 ) -> dict[Key, np.ndarray]:
     """Bin edges per observable: the observable's fixed range or the reference's 0.1-99.9 % quantiles."""
-    from evgen.histograms import binning
-    from evgen.observables import observable_spec
+    from evgen.physics.observables import observable_spec
+    from evgen.validation.histograms import binning
 
     return {
         key: binning(values, bins, observable_spec(key[1]).range) for key, (values, _) in reference.items()
@@ -163,11 +163,11 @@ def band_validation(
     with :math:`g` the mean over the :math:`K` draws (or ensemble members) and :math:`\sigma_r`
     the reference's statistical error; bins with a mean fraction below ``min_fraction`` are
     skipped. The reference is not the truth: its own error enters. Coverages use Student-t
-    intervals with :math:`K - 1` degrees of freedom (:func:`evgen.coverage.coverage`). The
+    intervals with :math:`K - 1` degrees of freedom (:func:`evgen.statistics.coverage.coverage`). The
     *bulk* of an observable is the bins between the ``bulk`` quantiles of the reference (all
     of a bin inside the central 90 % by default); the issue's target is stated there.
     """
-    from evgen.coverage import pulls, summarize_pulls
+    from evgen.statistics.coverage import pulls, summarize_pulls
 
     rows, pooled, pooled_bulk = [], [], []
     dof = 1.0
@@ -246,8 +246,8 @@ def plot_bands(
     relative uncertainty, next to a reference histogram; ``binn_bands_{n}j.{png,pdf}``."""
     import math
 
-    from evgen.observables import observable_spec
-    from evgen.studies.reporting import save_figure
+    from evgen.physics.observables import observable_spec
+    from evgen.validation.records import save_figure
 
     plt = _pyplot()
     written: list[Path] = []
@@ -304,7 +304,7 @@ def plot_sigma_vs_count(
 ) -> list[Path]:
     """Fig. 10: :math:`\\sigma_\\mathrm{tot}` per bin against the event count, one panel per sample size
     (``bands``: label -> band); the diagonal is the Poisson :math:`\\sqrt{n}`."""
-    from evgen.studies.reporting import save_figure
+    from evgen.validation.records import save_figure
 
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(bands), figsize=(6 * len(bands), 5.5), squeeze=False)
@@ -327,8 +327,8 @@ def plot_train_size_scan(
     formats: Sequence[str] = ("png", "pdf"),
 ) -> list[Path]:
     """Fig. 12: relative BINN uncertainty against the observable, one curve per training-set size."""
-    from evgen.observables import observable_spec
-    from evgen.studies.reporting import save_figure
+    from evgen.physics.observables import observable_spec
+    from evgen.validation.records import save_figure
 
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(6.5 * len(keys), 5.5), squeeze=False)
@@ -358,8 +358,8 @@ def plot_augmentation(
 ) -> list[Path]:
     """Fig. 13: densities for several nuisance values :math:`a` with their BINN bands (top) and
     the relative BINN uncertainties (bottom)."""
-    from evgen.observables import observable_spec
-    from evgen.studies.reporting import save_figure
+    from evgen.physics.observables import observable_spec
+    from evgen.validation.records import save_figure
 
     plt = _pyplot()
     fig = plt.figure(figsize=(6.5 * len(keys), 7))

@@ -7,7 +7,7 @@ multiplicity together):
 * the BINN events reweighted by the discriminator, :math:`w_D = D/(1-D)` (Eq. 12), each
   event weighted by its own weight times :math:`w_D`;
 * the BINN band :math:`\pm\sigma_\mathrm{pred}` (Eq. 21) from :math:`K` weight draws
-  :math:`\theta_k`, one sample per draw (:mod:`evgen.uncertainty`); the central histogram is
+  :math:`\theta_k`, one sample per draw (:mod:`evgen.statistics.uncertainty`); the central histogram is
   the mean of the :math:`K` normalised per-draw histograms;
 * the discriminator itself, the mean :math:`D = w/(1+w)` of the generated events per bin;
 * the systematic band of conditional augmentation (Sec. 4.2, Eq. 23): a sample of an
@@ -35,7 +35,7 @@ import numpy as np
 
 from evgen.errors import ConfigError, InputError
 from evgen.events import event_weights
-from evgen.uncertainty import HistogramBand, band_from_counts
+from evgen.statistics.uncertainty import HistogramBand, band_from_counts
 
 __all__ = [
     "combined_view",
@@ -107,7 +107,7 @@ def draw_histograms(
     -------
     dict
         ``band`` (reweighted) and ``band_raw`` (event weights only) as
-        :class:`~evgen.uncertainty.HistogramBand`; ``mean_d`` and ``mean_w`` per bin (the
+        :class:`~evgen.statistics.uncertainty.HistogramBand`; ``mean_d`` and ``mean_w`` per bin (the
         generated events' mean :math:`D = w/(1+w)` and :math:`w`, weighted by their own
         weights, pooled over draws; NaN without ``reweight``); ``outside`` and
         ``outside_raw``: mean share of the weight outside ``edges``.
@@ -266,7 +266,7 @@ def plot_combined(
     augmentation envelope ``(low, high)`` around the central shape.
     """
     from evgen.plotting import pyplot
-    from evgen.studies.reporting import save_figure
+    from evgen.validation.records import save_figure
 
     plt = pyplot()
     width = np.diff(edges)
@@ -407,7 +407,7 @@ def _ratio_limits(ratio: np.ndarray) -> tuple[float, float]:
 
 # -- the whole view ---------------------------------------------------------------------------------
 def _load_binn(run: Any, role: str) -> Any:
-    from evgen.run_dir import load_generator
+    from evgen.generation.run_dir import load_generator
     from evgen_binn.zjets import ZJetsBINN
 
     if isinstance(run, ZJetsBINN):
@@ -503,7 +503,7 @@ def combined_view(
         percent) and ``per_bin`` rows; ``files`` lists what was written.
     """
     from evgen.io import read_events
-    from evgen.studies.reporting import write_report
+    from evgen.validation.records import write_report
 
     if n_events < 1:
         raise ConfigError(f"n_events = {n_events}: must be positive")

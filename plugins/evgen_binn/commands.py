@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from evgen.cli_types import positive_int as _positive
+from evgen.cli.types import positive_int as _positive
 
 __all__ = ["register"]
 

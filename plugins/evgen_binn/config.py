@@ -17,7 +17,7 @@ from evgen.training.config import TrainConfig, invalid
 
 __all__ = ["BayesConfig", "AugmentationConfig", "BINNConfig", "NUISANCES"]
 
-#: Nuisance weights the config can name (Python users pass any :class:`evgen.augmentation.NuisanceWeight`).
+#: Nuisance weights the config can name (Python users pass any :class:`evgen.physics.augmentation.NuisanceWeight`).
 NUISANCES = ("pt_j1_tail",)
 
 

@@ -58,7 +58,7 @@ def run_bands(
     ----------
     run
         Run directory of a trained ``binn``; or several run directories of any generator, an
-        ensemble (:class:`evgen.ensemble.RunEnsemble`, e.g. bootstrap members of
+        ensemble (:class:`evgen.generation.ensemble.RunEnsemble`, e.g. bootstrap members of
         ``evgen train GEN --bootstrap SEED``) whose members take the place of the weight draws.
     n_events
         Events generated per weight draw.
@@ -70,7 +70,7 @@ def run_bands(
     bins
         Bins per observable (Fig. 10 uses 60).
     observables
-        Only these observables (names as in :func:`evgen.observables.multiplicity_observables`,
+        Only these observables (names as in :func:`evgen.physics.observables.multiplicity_observables`,
         e.g. ``pt_j1``); all by default.
     a_values
         Nuisance values for Fig. 13 (augmented runs only).
@@ -79,8 +79,8 @@ def run_bands(
     formats
         Figure formats.
     """
-    from evgen.run_dir import load_generator
-    from evgen.studies.reporting import write_report
+    from evgen.generation.run_dir import load_generator
+    from evgen.validation.records import write_report
     from evgen_binn.bands import (
         band_validation,
         observables_by_multiplicity,
@@ -97,7 +97,7 @@ def run_bands(
     if not runs:
         raise ConfigError("give a binn run directory or several run directories (an ensemble)")
     if len(runs) > 1:
-        from evgen.ensemble import RunEnsemble
+        from evgen.generation.ensemble import RunEnsemble
 
         if a_values:
             raise ConfigError("--a needs one augmented binn run, not an ensemble")
@@ -241,9 +241,9 @@ def run_train_size_scan(
     Run directories ``OUTPUT/runs/size_<N>`` are reused when complete (delete one to retrain);
     an interrupted training resumes from its checkpoints.
     """
-    from evgen.run_dir import RunDir, load_generator
-    from evgen.studies.reporting import write_report
+    from evgen.generation.run_dir import RunDir, load_generator
     from evgen.training.api import train_generator
+    from evgen.validation.records import write_report
     from evgen_binn.bands import (
         observables_by_multiplicity,
         plot_train_size_scan,

@@ -13,7 +13,7 @@ Sampling (:meth:`ToyBINN.sample`, :meth:`ToyBINN.sample_points`):
   :math:`\int d\theta\,q(\theta)\,p(x|\theta)` of Eq. (18);
 * ``theta=k`` (an integer): one weight draw :math:`\theta_k`, fixed by ``k``, for the
   whole sample: histogramming such samples for ``k = 0 … K-1`` gives
-  :math:`\sigma_\mathrm{pred}` (Eq. 21, :mod:`evgen.uncertainty`);
+  :math:`\sigma_\mathrm{pred}` (Eq. 21, :mod:`evgen.statistics.uncertainty`);
 * ``theta="map"``: the weight means.
 
 With ``bayesian = false`` it is the deterministic INN (``theta`` is ignored), the
@@ -33,8 +33,9 @@ import numpy as np
 
 from evgen.errors import ConfigError, InputError
 from evgen.events import toy_events, toy_points, training_weights
+from evgen.files import atomic_write
+from evgen.generation.run_dir import RunDir
 from evgen.interfaces import Generator
-from evgen.run_dir import RunDir, atomic_write
 from evgen.training.config import deep_merge
 from evgen_binn.toy_config import ToyBINNConfig
 

@@ -33,12 +33,12 @@ from evgen_zjets_inn.generator import ZJetsINN
 from evgen_zjets_inn.model import ChainedINN
 from torch import Tensor
 
-from evgen.augmentation import NuisanceWeight, nuisance_grid, pt_j1_tail, sample_nuisance
 from evgen.errors import ConfigError, InputError
+from evgen.generation.run_dir import RunDir
 from evgen.nn.bayesian import bayesian_factory, kl_loss, weight_draw
 from evgen.nn.mlp import LinearFactory
+from evgen.physics.augmentation import NuisanceWeight, nuisance_grid, pt_j1_tail, sample_nuisance
 from evgen.preprocessing.zjets import ZJetsPreprocessing
-from evgen.run_dir import RunDir
 from evgen.training.config import deep_merge
 from evgen_binn.config import BINNConfig
 
@@ -104,7 +104,7 @@ class ZJetsBINN(ZJetsINN):
         Options (mapping or :class:`BINNConfig`); sections given only in part keep the
         BINN defaults of the other keys (Table 1).
     nuisance
-        A :class:`~evgen.augmentation.NuisanceWeight` replacing the configured one
+        A :class:`~evgen.physics.augmentation.NuisanceWeight` replacing the configured one
         (any per-event weight function of the events).
     **overrides
         Sections or values merged over ``config``.

@@ -16,9 +16,9 @@ from typing import Any
 
 from evgen_zjets_inn.config import ZJetsINNConfig
 
-from evgen.classifier import ClassifierConfig
-from evgen.magic import MagicTransform
+from evgen.physics.magic import MagicTransform
 from evgen.training.config import TrainConfig, deep_merge, from_mapping, invalid, to_dict
+from evgen.validation.classifier import ClassifierConfig
 
 __all__ = ["JointConfig", "DiscFlowConfig"]
 

@@ -6,7 +6,7 @@ Training (:meth:`DiscFlow.fit`) runs in three phases:
    plain likelihood loss (:meth:`ZJetsINN.fit <evgen_zjets_inn.generator.ZJetsINN.fit>`,
    ``[training]``), or taken from a run directory (``discflow.init_from``).
 2. **Discriminators alone**: one classifier per jet multiplicity
-   (:mod:`evgen.classifier`, Table 2) learns training events against events
+   (:mod:`evgen.validation.classifier`, Table 2) learns training events against events
    from the pretrained generator.
 3. **Joint**: every epoch draws equal numbers of training events per
    multiplicity and alternates its batches between the two players, each on its
@@ -43,8 +43,9 @@ from evgen_zjets_inn.generator import ZJetsINN, check_events
 
 from evgen.errors import ConfigError, InputError
 from evgen.events import event_weights, n_jets, training_weights, with_weights
+from evgen.files import atomic_write
+from evgen.generation.run_dir import RunDir
 from evgen.preprocessing.zjets import MULTIPLICITIES
-from evgen.run_dir import RunDir, atomic_write
 from evgen.training.config import deep_merge
 from evgen_discflow.config import DiscFlowConfig
 
@@ -141,7 +142,7 @@ class DiscFlow(ZJetsINN):
 
     def _init_from(self, path: str | os.PathLike[str]) -> None:
         """Take networks, preprocessing, fractions and charge model from a ``zjets-inn``/``discflow`` run."""
-        from evgen.run_dir import load_generator
+        from evgen.generation.run_dir import load_generator
 
         source = load_generator(path)
         if not isinstance(source, ZJetsINN):
@@ -168,7 +169,7 @@ class DiscFlow(ZJetsINN):
         """Network-space rows (padded), multiplicities, weights (× Eq. 8 with magic) and classifier inputs."""
         import torch
 
-        from evgen.classifier import classifier_features
+        from evgen.validation.classifier import classifier_features
 
         pre = self.preprocessing
         width = 5 + 4 * max(MULTIPLICITIES)
@@ -196,7 +197,7 @@ class DiscFlow(ZJetsINN):
 
     def _generated_features(self, n: int, size: int, generator: Any, rng: np.random.Generator) -> np.ndarray:
         """Classifier inputs of ``size`` ``n``-jet events from the current generator (network density)."""
-        from evgen.classifier import classifier_features
+        from evgen.validation.classifier import classifier_features
 
         if size == 0:
             return np.zeros((0, 0))
@@ -223,7 +224,7 @@ class DiscFlow(ZJetsINN):
         """Phase 2: one classifier per multiplicity, training events against pretrained-generator events."""
         import torch
 
-        from evgen.classifier import Classifier, ClassifierConfig, train_classifier
+        from evgen.validation.classifier import Classifier, ClassifierConfig, train_classifier
 
         cfg = self.config
         folder = None if run is None else run.path / "checkpoints" / _PRETRAIN_DIR
@@ -279,8 +280,8 @@ class DiscFlow(ZJetsINN):
         import torch
         from tqdm.auto import tqdm
 
-        from evgen.classifier import weighted_bce
         from evgen.training import BalancedSource, load_checkpoint, resolve_device
+        from evgen.validation.classifier import weighted_bce
         from evgen_discflow.losses import alpha0_schedule, discflow_loss, discflow_weights
 
         cfg, j = self.config, self.config.discflow
@@ -472,8 +473,8 @@ class DiscFlow(ZJetsINN):
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> DiscFlow:
         """Restore networks, preprocessing, the joint discriminators and the final reweighter."""
-        from evgen.classifier import Classifier
         from evgen.plugins import get_reweighter
+        from evgen.validation.classifier import Classifier
 
         gen = super().load(path)
         folder = Path(path) / "discriminators"
@@ -486,7 +487,7 @@ class DiscFlow(ZJetsINN):
 
     def discriminator_weights(self, events: ak.Array) -> np.ndarray:
         """:math:`w_D = D/(1-D)` (Eq. 12) of the *joint* discriminators per event (unclipped)."""
-        from evgen.classifier import classifier_features
+        from evgen.validation.classifier import classifier_features
 
         if not self.discriminators:
             raise ConfigError("discflow is not trained: no discriminators")

@@ -12,10 +12,10 @@ truth sample the networks never saw:
    fitted between the training events and INN events;
 3. every sample (the training sample itself, INN, INN + reweighting, DiscFlow,
    DiscFlow + reweighting) is compared with the truth: χ²/ndf of every
-   observable per multiplicity (:func:`evgen.validation.validate`), in particular
+   observable per multiplicity (:func:`evgen.validation.compare.validate`), in particular
    M_μμ and every ΔR_jj, as a ratio to the training sample's own χ²/ndf;
 4. a fresh classifier per multiplicity tells each sample from the truth
-   (:func:`evgen.consistency.consistency_report`, Sec. 4.3): AUC with its
+   (:func:`evgen.validation.consistency.consistency_report`, Sec. 4.3): AUC with its
    bootstrap error (weighted samples enter with their weights);
 5. the training cost: seconds of the INN training (from its history) against
    those of the DiscFlow phases.
@@ -46,7 +46,7 @@ __all__ = ["KEY_OBSERVABLES", "key_observables", "run_discflow_study"]
 #: Samples compared with the truth, in report order.
 SAMPLES = ("training", "inn", "inn+rw", "discflow", "discflow+rw")
 
-#: The classifier of the consistency test (:data:`evgen.consistency.DEFAULT_TEST_CLASSIFIER` with fewer epochs).
+#: The classifier of the consistency test (:data:`evgen.validation.consistency.DEFAULT_TEST_CLASSIFIER` with fewer epochs).
 TEST_CLASSIFIER: dict[str, Any] = {"layers": 4, "hidden": 128, "epochs": 20, "batch_size": 1024, "lr": 1e-3}
 
 
@@ -70,8 +70,8 @@ def _seconds(history: Any) -> float:
 
 
 def _write_json(path: Path, content: Any) -> None:
-    from evgen.run_dir import atomic_write
-    from evgen.studies.reporting import to_jsonable
+    from evgen.files import atomic_write
+    from evgen.validation.records import to_jsonable
 
     atomic_write(path, json.dumps(to_jsonable(content), indent=2) + "\n")
 
@@ -190,11 +190,11 @@ def run_discflow_study(
         ``chi2`` rows, ``targets`` (the largest ratio to the training sample over M_μμ and
         every ΔR_jj per sample), ``auc`` per sample and multiplicity, ``cost`` in seconds.
     """
-    from evgen.consistency import consistency_report
+    from evgen.generation.run_dir import load_generator
     from evgen.io import read_events
-    from evgen.run_dir import load_generator
-    from evgen.studies.reporting import write_report
-    from evgen.validation import validate
+    from evgen.validation.compare import validate
+    from evgen.validation.consistency import consistency_report
+    from evgen.validation.records import write_report
     from evgen_discflow.config import DiscFlowConfig
 
     out = Path(output_dir)

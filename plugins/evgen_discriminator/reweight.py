@@ -7,7 +7,7 @@ generated events and writes into an output directory::
       reweighted.root          generated events, genWeight = original weight × w_D
       w_D.npy                  the discriminator weights alone, in event order
       discriminator/           the trained classifiers (safetensors + JSON), reloadable
-      validation_before/       evgen.validation.validate of the generated events vs truth
+      validation_before/       evgen.validation.compare.validate of the generated events vs truth
       validation_after/        the same with the weights (summary.json/md; pages on request)
       reweighting_{n}j.png     Fig. 5: distributions with and without weights, ⟨w_D⟩ per bin
       weights.png              Fig. 9: w_D per multiplicity
@@ -32,7 +32,7 @@ import numpy as np
 
 from evgen.errors import InputError
 from evgen.events import event_weights, n_jets, with_weights
-from evgen.run_dir import atomic_write
+from evgen.files import atomic_write
 from evgen.training.config import load_config_file, set_dotted
 
 __all__ = ["reweight_events", "reweight_files", "weight_statistics"]
@@ -162,7 +162,7 @@ def reweight_events(
     plots
         Draw the figures (needs matplotlib and mplhep).
     validation_pages
-        Also draw :func:`evgen.validation.validate`'s own pages into ``validation_before/``
+        Also draw :func:`evgen.validation.compare.validate`'s own pages into ``validation_before/``
         and ``validation_after/`` (the Fig. 5 pages already hold both).
     formats
         Figure formats.
@@ -172,7 +172,7 @@ def reweight_events(
         Extra provenance stored in ``reweighted.root``.
     """
     from evgen.io import write_events
-    from evgen.validation import validate
+    from evgen.validation.compare import validate
     from evgen_discriminator.reweighter import DiscriminatorReweighter
 
     if len(truth) == 0 or len(generated) == 0:

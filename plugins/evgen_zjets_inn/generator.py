@@ -28,10 +28,11 @@ import numpy as np
 
 from evgen.errors import ConfigError, InputError
 from evgen.events import concatenate, n_jets, training_weights
+from evgen.files import atomic_write
+from evgen.generation.run_dir import RunDir
 from evgen.interfaces import Generator
-from evgen.observables import dimuon_mass
+from evgen.physics.observables import dimuon_mass
 from evgen.preprocessing.zjets import MULTIPLICITIES, ZJetsPreprocessing
-from evgen.run_dir import RunDir, atomic_write
 from evgen.training.config import deep_merge
 from evgen_zjets_inn.config import ZJetsINNConfig, stored_config
 

@@ -19,7 +19,7 @@ from evgen.errors import ConfigError, InputError
 from evgen.events import toy_events
 from evgen.nn.bayesian import bayesian_layers
 from evgen.plugins import get_dataset, get_generator
-from evgen.uncertainty import band_from_draws
+from evgen.statistics.uncertainty import band_from_draws
 
 TOY = {
     "log_sigma2_init": -6.0,
@@ -226,7 +226,7 @@ def test_amplification_study_runs_resumes_and_separates_methods(tmp_path):
 def test_amplification_command(tmp_path, capsys):
     import argparse
 
-    from evgen.studies.amplification import add_amplification_command
+    from evgen.cli.studies import add_amplification_command
 
     parser = argparse.ArgumentParser()
     groups = {"study": parser.add_subparsers().add_parser("study").add_subparsers()}
@@ -302,7 +302,7 @@ def test_train_size_scan(tmp_path):
 
 def test_toy_binn_learns_a_nuisance_conditionally():
     """Sec. 4.2 on the camel back: trained on a = 0, 5, 10 with w = 1 + a (x/4)^2, it follows the reweighted truth."""
-    from evgen.augmentation import QuadraticTailWeight, replicate, toy_coordinate
+    from evgen.physics.augmentation import QuadraticTailWeight, replicate, toy_coordinate
 
     torch.set_num_threads(1)
     toy, rng = CamelBack(), np.random.default_rng(0)
@@ -328,7 +328,7 @@ def test_band_validation_covers_a_reference_drawn_like_one_more_member():
     Student-t 68 % intervals cover 68 %, in all bins and in the bulk; too narrow members do not."""
     from evgen_binn.bands import band_validation
 
-    from evgen.uncertainty import band_from_counts
+    from evgen.statistics.uncertainty import band_from_counts
 
     rng = np.random.default_rng(11)
     edges = np.linspace(0.0, 1.0, 21)
@@ -361,8 +361,8 @@ def test_bootstrap_members_and_an_ensemble_of_runs(tmp_path):
     """`--bootstrap SEED` trains on a resample with replacement; an ensemble samples member k as draw k."""
     from evgen_binn.runs import run_bands
 
-    from evgen.ensemble import RunEnsemble, bootstrap_indices
     from evgen.errors import ConfigError
+    from evgen.generation.ensemble import RunEnsemble, bootstrap_indices
     from evgen.io import read_events, write_events
     from evgen.training.api import train_generator
 

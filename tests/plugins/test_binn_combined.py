@@ -24,7 +24,7 @@ from evgen.errors import ConfigError, InputError
 from evgen.events import toy_events
 from evgen.io import write_events
 from evgen.plugins import get_reweighter
-from evgen.uncertainty import band_from_counts
+from evgen.statistics.uncertainty import band_from_counts
 
 TINY = {
     "base": {"blocks": 2, "bins": 6, "hidden": 16, "layers": 2},

@@ -238,9 +238,9 @@ def test_a_short_discflow_run_lowers_the_auc_against_the_control_from_the_same_c
     """
     from pathlib import Path
 
-    from evgen.consistency import classifier_two_sample_test
     from evgen.io import write_events
     from evgen.training.api import train_generator
+    from evgen.validation.consistency import classifier_two_sample_test
 
     events = read_events(get_dataset("zjets-small").path)
     train = tmp_path / "train.root"

@@ -15,10 +15,10 @@ from evgen_zjets_inn.synthetic import toy_zjets_events
 from evgen.cli import main
 from evgen.errors import ConfigError, InputError
 from evgen.events import n_jets
+from evgen.generation.run_dir import RunDir, load_generator
 from evgen.io import read_events, read_metadata, write_events
-from evgen.magic import MagicTransform
+from evgen.physics.magic import MagicTransform
 from evgen.plugins import get_generator
-from evgen.run_dir import RunDir, load_generator
 
 TINY = {
     "base": {"blocks": 4, "bins": 8, "hidden": 32},
@@ -268,9 +268,9 @@ def test_physics_coordinates_learn_the_z_peak_the_papers_do_not(one_torch_thread
     from pathlib import Path
 
     from evgen import plugins
-    from evgen.histograms import compare_histograms, weighted_histogram
-    from evgen.observables import dimuon_mass
+    from evgen.physics.observables import dimuon_mass
     from evgen.training.config import load_config_file
+    from evgen.validation.histograms import compare_histograms, weighted_histogram
 
     events = read_events(plugins.get_dataset("zjets-small").path)
     train, truth = events[::2], events[1::2]
@@ -293,7 +293,7 @@ def test_physics_coordinates_learn_the_z_peak_the_papers_do_not(one_torch_thread
 
 def test_mass_step_weights_are_fitted_applied_and_saved(tmp_path, one_torch_thread):
     from evgen import plugins
-    from evgen.observables import dimuon_mass
+    from evgen.physics.observables import dimuon_mass
 
     events = read_events(plugins.get_dataset("zjets-small").path)[:8000]
     gen = ZJetsINN(TINY, training={"epochs": 1}, mass_step={"threshold": 50.0}, magic={"enabled": False})
