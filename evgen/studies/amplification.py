@@ -216,6 +216,172 @@ def _predicted_amplification(fractions: np.ndarray, sigma: np.ndarray, n_train: 
     return float(np.sum(fractions * (1 - fractions))) / denominator if denominator > 0 else math.inf
 
 
+def _histograms_of_trainings(
+    dataset: ToyDataset,
+    config: Mapping[str, Any],
+    store: Path | None,
+    key: str,
+    seeds: Sequence[np.random.SeedSequence],
+    *,
+    resume: bool,
+    progress: bool,
+) -> list[dict[str, np.ndarray]]:
+    """Per training: draw its sample, train and histogram every method (:func:`train_and_histogram`);
+    stored in ``store`` under ``key`` and reused when ``resume`` finds the same key."""
+    from tqdm.auto import tqdm
+
+    all_counts: list[dict[str, np.ndarray]] = []
+    n_train, n_per_axis = config["n_train"], tuple(config["n_per_axis"])
+    for r in tqdm(
+        range(config["trainings"]), desc="amplification trainings", unit="training", disable=not progress
+    ):
+        path = None if store is None else store / f"training_{r:03d}.npz"
+        if resume and path is not None and path.exists():
+            with np.load(path) as saved:
+                if str(saved["key"]) == key:
+                    all_counts.append({k: saved[k] for k in saved.files if k != "key"})
+                    continue
+        rng = np.random.default_rng(seeds[r])
+        sample = dataset.sample(n_train, rng)
+        counts = train_and_histogram(
+            dataset,
+            sample,
+            n_per_axis,
+            draws=config["draws"],
+            ensemble=config["ensemble"],
+            n_generated=config["n_generated"],
+            binn_config=config["binn_config"],
+            ensemble_config=config["ensemble_config"],
+            seed=int(seeds[r].generate_state(1)[0] % (2**31)),
+        )
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.stem}.tmp.npz")
+            np.savez(tmp, key=np.array(key), **counts)
+            tmp.replace(path)
+        all_counts.append(counts)
+    return all_counts
+
+
+def _compare_with_truth(
+    all_counts: Sequence[Mapping[str, np.ndarray]], n_generated: int, n_train: int, n_cells: int
+) -> tuple[
+    list[str],
+    list[str],
+    list[dict[str, Any]],
+    list[dict[str, Any]],
+    dict[str, list[np.ndarray]],
+    dict[str, list[float]],
+    dict[str, list[np.ndarray]],
+    dict[str, float],
+]:
+    """Per training: each method's predicted errors, pulls against the truth, quantile MSE and
+    predicted vs measured amplification (one row per training)."""
+    from evgen.statistics.amplification import equivalent_sample_size
+    from evgen.statistics.coverage import pulls
+    from evgen.statistics.quantiles import quantile_mse
+
+    truth = np.full(n_cells, 1.0 / n_cells)
+    per_method_pulls: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
+    rows: list[dict[str, Any]] = []
+    methods = [m for m in METHODS if m in all_counts[0] or m == "naive"]
+    predicting = [m for m in PREDICTING if m in methods]
+    mse: dict[str, list[float]] = {m: [] for m in predicting}
+    ratios: dict[str, list[np.ndarray]] = {m: [] for m in predicting}
+    dof: dict[str, float] = {}
+    predictions = []
+    for r, counts in enumerate(all_counts):
+        pred = predicted_errors(counts, n_generated, n_train)
+        predictions.append(pred)
+        row: dict[str, Any] = {"training": r}
+        for m in methods:
+            p = pulls(pred[m]["fractions"], truth, pred[m]["sigma"])
+            per_method_pulls[m].append(p)
+            dof[m] = pred[m]["dof"]
+        for m in predicting:
+            f, s = pred[m]["fractions"], pred[m]["sigma"]
+            mse[m].append(quantile_mse(f))
+            sigma_train = pred["training"]["sigma"]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratios[m].append(s / sigma_train)
+            row[f"{m}_amplification_predicted"] = _predicted_amplification(f, s, n_train)
+            row[f"{m}_amplification_measured"] = float(equivalent_sample_size(mse[m][-1], n_cells)) / n_train
+            row[f"{m}_chi2"] = float(np.nansum(per_method_pulls[m][-1] ** 2))
+        row["training_chi2"] = float(np.nansum(per_method_pulls["training"][-1] ** 2))
+        rows.append(row)
+    return methods, predicting, predictions, rows, per_method_pulls, mse, ratios, dof
+
+
+def _demonstration(
+    predicting: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    mse: Mapping[str, list[float]],
+    ratios: Mapping[str, list[np.ndarray]],
+    n_cells: int,
+    n_train: int,
+) -> dict[str, Any]:
+    """Per predicting method: predicted vs measured amplification over all trainings."""
+    from evgen.statistics.amplification import amplification_summary
+
+    demonstration: dict[str, Any] = {}
+    for m in predicting:
+        predicted = np.array([row[f"{m}_amplification_predicted"] for row in rows])
+        measured = amplification_summary(np.array(mse[m]), n_cells, n_train)
+        ratio = np.concatenate(ratios[m])
+        a_pred = _mean_spread(predicted)
+        a_meas = Measurement(measured["amplification"], measured["amplification_error_of_mean"])
+        combined = math.hypot(a_pred.error, a_meas.error)
+        demonstration[m] = {
+            "amplification_predicted": a_pred,
+            "amplification_measured": a_meas,
+            "predicted_minus_measured_in_sigma": (a_pred.value - a_meas.value) / combined
+            if combined > 0
+            else math.nan,
+            "predicted_within_measured_error": bool(abs(a_pred.value - a_meas.value) <= a_meas.error),
+            "amplification_measured_spread": measured["amplification_spread"],
+            "median_sigma_over_training_error": float(np.nanmedian(ratio)),
+            "predicted_better_than_training": bool(np.nanmedian(ratio) < 1.0),
+        }
+    return demonstration
+
+
+def _write_amplification(
+    output_dir: Path,
+    result: dict[str, Any],
+    all_counts: Sequence[Mapping[str, np.ndarray]],
+    predictions: Sequence[Mapping[str, Any]],
+    dataset: ToyDataset,
+    *,
+    plot: bool,
+) -> list[str]:
+    """Write the figures (with ``plot``) and the JSON + Markdown report; return the file names."""
+    from evgen.validation.records import write_report
+
+    config = result["config"]
+    files: list[str] = []
+    if plot:
+        files += [p.name for p in plot_amplification(output_dir, result, all_counts, predictions, dataset)]
+    paths = write_report(
+        output_dir,
+        "amplification",
+        result,
+        title=f"Predicted and validated amplification on the {config['toy']} toy (Matchev et al. Sec. 6)",
+        description=(
+            f"{config['trainings']} independent trainings on {config['n_train']} true events each; {config['n_cells']} equal-probability "
+            f"cells. BINN: {config['draws']} weight draws x {config['n_generated']} events; bootstrap: {config['ensemble']} deterministic "
+            f"INNs on resampled training sets; ensemble: {config['ensemble']} deterministic INNs on the same training "
+            "set with other seeds (a deep ensemble); naive: generated events treated as data; training: the "
+            "training sample with its binomial errors. Pulls (generated - truth)/sigma_predicted are pooled "
+            "over cells and trainings (cells of one histogram are correlated, so binomial errors on the "
+            "coverage are approximate); intervals of the BINN and the ensembles are Student-t with K - 1 "
+            "degrees of freedom. Predicted amplification: sum g(1-g) / (n_train sum sigma^2); "
+            "measured: quantile MSE against the truth (evgen.statistics.amplification)."
+        ),
+    )
+    files += [p.name for p in paths.values()]
+    return files
+
+
 def run_amplification(
     output_dir: str | Path | None,
     *,
@@ -272,12 +438,8 @@ def run_amplification(
         ``config``, ``validation`` (per method: pull mean/width, χ², coverage of 68 % and 95 %),
         ``demonstration`` (predicted vs measured amplification), ``per_training`` rows, ``files``.
     """
-    from tqdm.auto import tqdm
-
     from evgen.plugins import get_dataset
-    from evgen.statistics.amplification import amplification_summary, equivalent_sample_size
-    from evgen.statistics.coverage import pulls, summarize_pulls
-    from evgen.statistics.quantiles import quantile_mse
+    from evgen.statistics.coverage import summarize_pulls
     from evgen.training.config import deep_merge
 
     dataset = get_dataset(toy)
@@ -317,88 +479,20 @@ def run_amplification(
     key = json.dumps({k: v for k, v in config.items() if k != "trainings"}, sort_keys=True)
     seeds = np.random.SeedSequence(seed).spawn(trainings)
 
-    all_counts: list[dict[str, np.ndarray]] = []
-    for r in tqdm(range(trainings), desc="amplification trainings", unit="training", disable=not progress):
-        path = None if store is None else store / f"training_{r:03d}.npz"
-        if resume and path is not None and path.exists():
-            with np.load(path) as saved:
-                if str(saved["key"]) == key:
-                    all_counts.append({k: saved[k] for k in saved.files if k != "key"})
-                    continue
-        rng = np.random.default_rng(seeds[r])
-        sample = dataset.sample(n_train, rng)
-        counts = train_and_histogram(
-            dataset,
-            sample,
-            n_per_axis,
-            draws=draws,
-            ensemble=ensemble,
-            n_generated=n_generated,
-            binn_config=binn_cfg,
-            ensemble_config=ens_cfg,
-            seed=int(seeds[r].generate_state(1)[0] % (2**31)),
-        )
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.stem}.tmp.npz")
-            np.savez(tmp, key=np.array(key), **counts)
-            tmp.replace(path)
-        all_counts.append(counts)
+    all_counts = _histograms_of_trainings(
+        dataset, config, store, key, seeds, resume=resume, progress=progress
+    )
 
-    truth = np.full(n_cells, 1.0 / n_cells)
-    per_method_pulls: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
-    rows: list[dict[str, Any]] = []
-    methods = [m for m in METHODS if m in all_counts[0] or m == "naive"]
-    predicting = [m for m in PREDICTING if m in methods]
-    mse: dict[str, list[float]] = {m: [] for m in predicting}
-    ratios: dict[str, list[np.ndarray]] = {m: [] for m in predicting}
-    dof: dict[str, float] = {}
-    predictions = []
-    for r, counts in enumerate(all_counts):
-        pred = predicted_errors(counts, n_generated, n_train)
-        predictions.append(pred)
-        row: dict[str, Any] = {"training": r}
-        for m in methods:
-            p = pulls(pred[m]["fractions"], truth, pred[m]["sigma"])
-            per_method_pulls[m].append(p)
-            dof[m] = pred[m]["dof"]
-        for m in predicting:
-            f, s = pred[m]["fractions"], pred[m]["sigma"]
-            mse[m].append(quantile_mse(f))
-            sigma_train = pred["training"]["sigma"]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratios[m].append(s / sigma_train)
-            row[f"{m}_amplification_predicted"] = _predicted_amplification(f, s, n_train)
-            row[f"{m}_amplification_measured"] = float(equivalent_sample_size(mse[m][-1], n_cells)) / n_train
-            row[f"{m}_chi2"] = float(np.nansum(per_method_pulls[m][-1] ** 2))
-        row["training_chi2"] = float(np.nansum(per_method_pulls["training"][-1] ** 2))
-        rows.append(row)
-
-    validation = {}
-    for m in methods:
-        summary = summarize_pulls(
+    methods, predicting, predictions, rows, per_method_pulls, mse, ratios, dof = _compare_with_truth(
+        all_counts, n_generated, n_train, n_cells
+    )
+    validation = {
+        m: summarize_pulls(
             np.concatenate(per_method_pulls[m]), constraints=len(all_counts), dof=dof[m]
-        )
-        validation[m] = summary.to_dict()
-    demonstration: dict[str, Any] = {}
-    for m in predicting:
-        predicted = np.array([row[f"{m}_amplification_predicted"] for row in rows])
-        measured = amplification_summary(np.array(mse[m]), n_cells, n_train)
-        ratio = np.concatenate(ratios[m])
-        a_pred = _mean_spread(predicted)
-        a_meas = Measurement(measured["amplification"], measured["amplification_error_of_mean"])
-        combined = math.hypot(a_pred.error, a_meas.error)
-        demonstration[m] = {
-            "amplification_predicted": a_pred,
-            "amplification_measured": a_meas,
-            "predicted_minus_measured_in_sigma": (a_pred.value - a_meas.value) / combined
-            if combined > 0
-            else math.nan,
-            "predicted_within_measured_error": bool(abs(a_pred.value - a_meas.value) <= a_meas.error),
-            "amplification_measured_spread": measured["amplification_spread"],
-            "median_sigma_over_training_error": float(np.nanmedian(ratio)),
-            "predicted_better_than_training": bool(np.nanmedian(ratio) < 1.0),
-        }
+        ).to_dict()
+        for m in methods
+    }
+    demonstration = _demonstration(predicting, rows, mse, ratios, n_cells, n_train)
     result: dict[str, Any] = {
         "config": config,
         "validation": validation,
@@ -407,31 +501,7 @@ def run_amplification(
     }
     files: list[str] = []
     if output_dir is not None:
-        from evgen.validation.records import write_report
-
-        output_dir = Path(output_dir)
-        if plot:
-            files += [
-                p.name for p in plot_amplification(output_dir, result, all_counts, predictions, dataset)
-            ]
-        paths = write_report(
-            output_dir,
-            "amplification",
-            result,
-            title=f"Predicted and validated amplification on the {toy} toy (Matchev et al. Sec. 6)",
-            description=(
-                f"{trainings} independent trainings on {n_train} true events each; {n_cells} equal-probability "
-                f"cells. BINN: {draws} weight draws x {n_generated} events; bootstrap: {ensemble} deterministic "
-                f"INNs on resampled training sets; ensemble: {ensemble} deterministic INNs on the same training "
-                "set with other seeds (a deep ensemble); naive: generated events treated as data; training: the "
-                "training sample with its binomial errors. Pulls (generated - truth)/sigma_predicted are pooled "
-                "over cells and trainings (cells of one histogram are correlated, so binomial errors on the "
-                "coverage are approximate); intervals of the BINN and the ensembles are Student-t with K - 1 "
-                "degrees of freedom. Predicted amplification: sum g(1-g) / (n_train sum sigma^2); "
-                "measured: quantile MSE against the truth (evgen.statistics.amplification)."
-            ),
-        )
-        files += [p.name for p in paths.values()]
+        files = _write_amplification(Path(output_dir), result, all_counts, predictions, dataset, plot=plot)
     result["files"] = files
     return result
 
