@@ -16,7 +16,7 @@ WALLS = (
     "evgen.io knows nothing of torch",
     "Networks know nothing of ROOT files",
     "Figures (matplotlib, mplhep) only where figures are drawn",
-    "Plugins reach neither into the CLI",
+    "Plugins reach not into the CLI",
     "Plugins are independent of each other",
     "No import circles",
 )

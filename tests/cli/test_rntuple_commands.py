@@ -65,7 +65,7 @@ def test_a_histogram_is_refused_by_name(files, tmp_path, capsys):
 
 def test_train_and_discflow_study(tmp_path):
     """Training and a study from RNTuples only (training half and truth half of the shipped sample)."""
-    pytest.importorskip("evgen_discflow")
+    pytest.importorskip("evgen_zjets_inn.discflow")
     from evgen.io import read_events
     from evgen.plugins import get_dataset
 

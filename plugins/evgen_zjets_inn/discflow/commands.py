@@ -1,4 +1,4 @@
-"""``evgen discflow study``: a thin argparse layer over :func:`evgen_discflow.study.run_discflow_study`."""
+"""``evgen discflow study``: a thin argparse layer over :func:`evgen_zjets_inn.discflow.study.run_discflow_study`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ __all__ = ["register"]
 
 def _study(args: argparse.Namespace) -> int:
     from evgen.training.config import load_config_file
-    from evgen_discflow.study import run_discflow_study
+    from evgen_zjets_inn.discflow.study import run_discflow_study
 
     if args.threads is not None:
         import torch

@@ -408,7 +408,7 @@ def _ratio_limits(ratio: np.ndarray) -> tuple[float, float]:
 # -- the whole view ---------------------------------------------------------------------------------
 def _load_binn(run: Any, role: str) -> Any:
     from evgen.generation.run_dir import load_generator
-    from evgen_binn.zjets import ZJetsBINN
+    from evgen_zjets_inn.binn.zjets import ZJetsBINN
 
     if isinstance(run, ZJetsBINN):
         return run
@@ -470,7 +470,7 @@ def combined_view(
     Parameters
     ----------
     binn_run
-        Run directory of a trained ``binn`` (or a loaded :class:`~evgen_binn.zjets.ZJetsBINN`).
+        Run directory of a trained ``binn`` (or a loaded :class:`~evgen_zjets_inn.binn.zjets.ZJetsBINN`).
     output_dir
         Receives ``combined_ptj1.{fmt}`` and ``combined.{json,md}``.
     reference

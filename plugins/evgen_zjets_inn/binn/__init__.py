@@ -11,10 +11,10 @@ from __future__ import annotations
 __all__ = ["ZJetsBINN", "ToyBINN", "BINNConfig", "ToyBINNConfig"]
 
 _LAZY = {
-    "ZJetsBINN": ("evgen_binn.zjets", "ZJetsBINN"),
-    "ToyBINN": ("evgen_binn.toy", "ToyBINN"),
-    "BINNConfig": ("evgen_binn.config", "BINNConfig"),
-    "ToyBINNConfig": ("evgen_binn.toy_config", "ToyBINNConfig"),
+    "ZJetsBINN": ("evgen_zjets_inn.binn.zjets", "ZJetsBINN"),
+    "ToyBINN": ("evgen_zjets_inn.binn.toy", "ToyBINN"),
+    "BINNConfig": ("evgen_zjets_inn.binn.config", "BINNConfig"),
+    "ToyBINNConfig": ("evgen_zjets_inn.binn.toy_config", "ToyBINNConfig"),
 }
 
 

@@ -8,9 +8,9 @@ import awkward as ak
 import numpy as np
 import pytest
 import torch
-from evgen_discflow.config import DiscFlowConfig
-from evgen_discflow.generator import DiscFlow
-from evgen_discflow.losses import alpha0_schedule, discflow_alpha, discflow_loss, discflow_weights
+from evgen_zjets_inn.discflow.config import DiscFlowConfig
+from evgen_zjets_inn.discflow.generator import DiscFlow
+from evgen_zjets_inn.discflow.losses import alpha0_schedule, discflow_alpha, discflow_loss, discflow_weights
 
 from evgen.errors import ConfigError, InputError
 from evgen.events import event_weights
@@ -140,7 +140,7 @@ def test_init_from_and_resume_reproduce_an_uninterrupted_run(trained, events, tm
     whole = DiscFlow(options)
     whole.fit(events, run_dir=tmp_path / "whole", progress=False)
 
-    import evgen_discflow.generator as module
+    import evgen_zjets_inn.discflow.generator as module
 
     real_write, writes = module.atomic_write, []
 
@@ -172,7 +172,7 @@ def test_init_from_and_resume_reproduce_an_uninterrupted_run(trained, events, tm
 def test_discflow_study_on_independent_truth(events, tmp_path):
     """The study: training half vs truth half is indistinguishable, reweighting a poor INN lowers its AUC,
     the target ratios are χ²/ndf over the training sample's, and a rerun reuses every stored step."""
-    from evgen_discflow.study import key_observables, run_discflow_study
+    from evgen_zjets_inn.discflow.study import key_observables, run_discflow_study
 
     from evgen.io import write_events
 
@@ -216,7 +216,7 @@ def test_discflow_study_on_independent_truth(events, tmp_path):
 
 
 def test_discflow_study_rejects_a_missing_inn_run(tmp_path):
-    from evgen_discflow.study import run_discflow_study
+    from evgen_zjets_inn.discflow.study import run_discflow_study
 
     with pytest.raises(InputError, match="not a run directory"):
         run_discflow_study(["a.root"], ["b.root"], tmp_path / "nothing", tmp_path / "out")
@@ -245,7 +245,7 @@ def test_a_short_discflow_run_lowers_the_auc_against_the_control_from_the_same_c
     events = read_events(get_dataset("zjets-small").path)
     train = tmp_path / "train.root"
     write_events(train, events[0::2])
-    config = Path(__file__).resolve().parents[2] / "configs" / "zjets-inn-small.toml"
+    config = Path(__file__).resolve().parents[3] / "configs" / "zjets-inn-small.toml"
     train_generator(
         "zjets-inn",
         [train],

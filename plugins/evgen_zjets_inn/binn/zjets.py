@@ -28,9 +28,6 @@ from typing import Any
 import awkward as ak
 import numpy as np
 import torch
-from evgen_zjets_inn.config import NetConfig, stored_config
-from evgen_zjets_inn.generator import ZJetsINN
-from evgen_zjets_inn.model import ChainedINN
 from torch import Tensor
 
 from evgen.errors import ConfigError, InputError
@@ -40,7 +37,10 @@ from evgen.nn.mlp import LinearFactory
 from evgen.physics.augmentation import NuisanceWeight, nuisance_grid, pt_j1_tail, sample_nuisance
 from evgen.preprocessing.zjets import ZJetsPreprocessing
 from evgen.training.config import deep_merge
-from evgen_binn.config import BINNConfig
+from evgen_zjets_inn.binn.config import BINNConfig
+from evgen_zjets_inn.config import NetConfig, stored_config
+from evgen_zjets_inn.generator import ZJetsINN
+from evgen_zjets_inn.model import ChainedINN
 
 __all__ = ["ZJetsBINN", "BayesianChainedINN", "AugmentedSource", "nuisance_from_config"]
 

@@ -16,7 +16,7 @@ __all__ = ["evgen_register_generators", "evgen_register_commands"]
 @hookimpl
 def evgen_register_generators() -> list[type]:
     """DiscFlow of Precision Enthusiasts, Sec. 3.2."""
-    from evgen_discflow.generator import DiscFlow
+    from evgen_zjets_inn.discflow.generator import DiscFlow
 
     return [DiscFlow]
 
@@ -26,6 +26,6 @@ def evgen_register_commands(
     subparsers: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]
 ) -> None:
     """``evgen discflow study``."""
-    from evgen_discflow.commands import register
+    from evgen_zjets_inn.discflow.commands import register
 
     register(subparsers)

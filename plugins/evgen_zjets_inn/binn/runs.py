@@ -81,7 +81,7 @@ def run_bands(
     """
     from evgen.generation.run_dir import load_generator
     from evgen.validation.records import write_report
-    from evgen_binn.bands import (
+    from evgen_zjets_inn.binn.bands import (
         band_validation,
         observables_by_multiplicity,
         plot_augmentation,
@@ -91,7 +91,7 @@ def run_bands(
         reference_histograms,
         zjets_bands,
     )
-    from evgen_binn.zjets import ZJetsBINN
+    from evgen_zjets_inn.binn.zjets import ZJetsBINN
 
     runs = [run] if isinstance(run, (str, os.PathLike)) else list(run)
     if not runs:
@@ -244,7 +244,7 @@ def run_train_size_scan(
     from evgen.generation.run_dir import RunDir, load_generator
     from evgen.training.api import train_generator
     from evgen.validation.records import write_report
-    from evgen_binn.bands import (
+    from evgen_zjets_inn.binn.bands import (
         observables_by_multiplicity,
         plot_train_size_scan,
         reference_edges,

@@ -14,11 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from evgen_zjets_inn.config import ZJetsINNConfig
-
 from evgen.physics.magic import MagicTransform
 from evgen.training.config import TrainConfig, deep_merge, from_mapping, invalid, to_dict
 from evgen.validation.classifier import ClassifierConfig
+from evgen_zjets_inn.config import ZJetsINNConfig
 
 __all__ = ["JointConfig", "DiscFlowConfig"]
 

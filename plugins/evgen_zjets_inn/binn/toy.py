@@ -37,7 +37,7 @@ from evgen.files import atomic_write
 from evgen.generation.run_dir import RunDir
 from evgen.interfaces import Generator
 from evgen.training.config import deep_merge
-from evgen_binn.toy_config import ToyBINNConfig
+from evgen_zjets_inn.binn.toy_config import ToyBINNConfig
 
 __all__ = ["ToyBINN", "Theta"]
 

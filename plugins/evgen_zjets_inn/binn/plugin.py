@@ -12,11 +12,11 @@ __all__ = ["evgen_register_generators", "evgen_register_commands"]
 @hookimpl
 def evgen_register_generators() -> list[type]:
     """The Bayesian INNs of Precision Enthusiasts, Sec. 4: Z+jets (``binn``) and toys (``toy-binn``)."""
-    from evgen_binn.toy import ToyBINN
+    from evgen_zjets_inn.binn.toy import ToyBINN
 
     classes: list[type] = [ToyBINN]
     try:
-        from evgen_binn.zjets import ZJetsBINN
+        from evgen_zjets_inn.binn.zjets import ZJetsBINN
     except ImportError:  # pragma: no cover - the zjets-inn plugin is part of evgen
         return classes
     return [ZJetsBINN, *classes]
@@ -27,6 +27,6 @@ def evgen_register_commands(
     subparsers: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]
 ) -> None:
     """``evgen binn bands`` and ``evgen binn scan`` (Figs. 10-13)."""
-    from evgen_binn.commands import register
+    from evgen_zjets_inn.binn.commands import register
 
     register(subparsers)

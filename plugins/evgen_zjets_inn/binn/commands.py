@@ -1,4 +1,4 @@
-"""``evgen binn bands RUN`` and ``evgen binn scan --train-sizes ...``: thin layers over :mod:`evgen_binn.runs`.
+"""``evgen binn bands RUN`` and ``evgen binn scan --train-sizes ...``: thin layers over :mod:`evgen_zjets_inn.binn.runs`.
 
 Training itself is the generic ``evgen train binn --data FILE -o RUN [--config CFG]``.
 """
@@ -14,7 +14,7 @@ __all__ = ["register"]
 
 
 def _cmd_bands(args: argparse.Namespace) -> int:
-    from evgen_binn.runs import run_bands
+    from evgen_zjets_inn.binn.runs import run_bands
 
     result = run_bands(
         args.run if len(args.run) > 1 else args.run[0],
@@ -45,7 +45,7 @@ def _cmd_bands(args: argparse.Namespace) -> int:
 
 
 def _cmd_combined(args: argparse.Namespace) -> int:
-    from evgen_binn.combined import combined_view
+    from evgen_zjets_inn.binn.combined import combined_view
 
     result = combined_view(
         args.run,
@@ -75,7 +75,7 @@ def _cmd_combined(args: argparse.Namespace) -> int:
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
-    from evgen_binn.runs import run_train_size_scan
+    from evgen_zjets_inn.binn.runs import run_train_size_scan
 
     overrides = {"training.epochs": args.epochs, "training.device": args.device, "seed": args.seed}
     result = run_train_size_scan(

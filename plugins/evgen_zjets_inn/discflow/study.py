@@ -80,7 +80,7 @@ def _train_discflow(
     training: ak.Array, inn_run: Path, run_dir: Path, config: Mapping[str, Any], progress: bool
 ) -> tuple[Any, float]:
     """Train (or load a finished) DiscFlow from ``inn_run``; returns the generator and its wall time."""
-    from evgen_discflow.generator import DiscFlow
+    from evgen_zjets_inn.discflow.generator import DiscFlow
 
     timing = run_dir / "study_timing.json"
     if timing.exists() and (run_dir / "config.json").exists():
@@ -195,7 +195,7 @@ def run_discflow_study(
     from evgen.validation.compare import validate
     from evgen.validation.consistency import consistency_report
     from evgen.validation.records import write_report
-    from evgen_discflow.config import DiscFlowConfig
+    from evgen_zjets_inn.discflow.config import DiscFlowConfig
 
     out = Path(output_dir)
     inn_path = Path(inn_run)

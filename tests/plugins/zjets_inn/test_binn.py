@@ -8,10 +8,10 @@ import awkward as ak
 import numpy as np
 import pytest
 import torch
-from evgen_binn.config import BINNConfig
-from evgen_binn.toy import ToyBINN
-from evgen_binn.zjets import AugmentedSource, ZJetsBINN
 from evgen_datasets.toys import CamelBack
+from evgen_zjets_inn.binn.config import BINNConfig
+from evgen_zjets_inn.binn.toy import ToyBINN
+from evgen_zjets_inn.binn.zjets import AugmentedSource, ZJetsBINN
 from evgen_zjets_inn.synthetic import toy_zjets_events
 
 from evgen.cli import main
@@ -174,7 +174,7 @@ def test_bands_command_and_held_out_validation(zjets_binn, tmp_path):
 
 @pytest.mark.slow
 def test_bands_figures(zjets_binn, tmp_path):
-    from evgen_binn.runs import run_bands
+    from evgen_zjets_inn.binn.runs import run_bands
 
     zjets_binn.save(tmp_path / "run")
     out = tmp_path / "bands"
@@ -267,7 +267,7 @@ def test_amplification_command(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_train_size_scan(tmp_path):
-    from evgen_binn.runs import run_train_size_scan
+    from evgen_zjets_inn.binn.runs import run_train_size_scan
 
     from evgen.io import write_events
 
@@ -326,7 +326,7 @@ def test_toy_binn_learns_a_nuisance_conditionally():
 def test_band_validation_covers_a_reference_drawn_like_one_more_member():
     """Members scattered by s around the truth, the reference one more such draw plus its own error:
     Student-t 68 % intervals cover 68 %, in all bins and in the bulk; too narrow members do not."""
-    from evgen_binn.bands import band_validation
+    from evgen_zjets_inn.binn.bands import band_validation
 
     from evgen.statistics.uncertainty import band_from_counts
 
@@ -359,7 +359,7 @@ def test_band_validation_covers_a_reference_drawn_like_one_more_member():
 
 def test_bootstrap_members_and_an_ensemble_of_runs(tmp_path):
     """`--bootstrap SEED` trains on a resample with replacement; an ensemble samples member k as draw k."""
-    from evgen_binn.runs import run_bands
+    from evgen_zjets_inn.binn.runs import run_bands
 
     from evgen.errors import ConfigError
     from evgen.generation.ensemble import RunEnsemble, bootstrap_indices

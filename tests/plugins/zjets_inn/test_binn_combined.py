@@ -8,15 +8,15 @@ import awkward as ak
 import numpy as np
 import pytest
 import torch
-from evgen_binn.combined import (
+from evgen_zjets_inn.binn.combined import (
     augmentation_envelope,
     combined_view,
     leading_jet_pt,
     ptj1_edges,
     shape_chi2,
 )
-from evgen_binn.toy import ToyBINN
-from evgen_binn.zjets import ZJetsBINN
+from evgen_zjets_inn.binn.toy import ToyBINN
+from evgen_zjets_inn.binn.zjets import ZJetsBINN
 from evgen_zjets_inn.synthetic import toy_zjets_events
 
 from evgen.cli import main

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from evgen_zjets_inn.config import NetConfig, ZJetsINNConfig
-
 from evgen.training.config import TrainConfig, invalid
+from evgen_zjets_inn.config import NetConfig, ZJetsINNConfig
 
 __all__ = ["BayesConfig", "AugmentationConfig", "BINNConfig", "NUISANCES"]
 

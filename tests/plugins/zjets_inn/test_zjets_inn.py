@@ -274,7 +274,7 @@ def test_physics_coordinates_learn_the_z_peak_the_papers_do_not(one_torch_thread
 
     events = read_events(plugins.get_dataset("zjets-small").path)
     train, truth = events[::2], events[1::2]
-    config = load_config_file(Path(__file__).resolve().parents[2] / "configs" / "zjets-inn-small.toml")
+    config = load_config_file(Path(__file__).resolve().parents[3] / "configs" / "zjets-inn-small.toml")
     edges = np.linspace(50.0, 130.0, 41)
     one_jet = truth[n_jets(truth) == 1]
     reference = weighted_histogram(dimuon_mass(one_jet), None, edges)

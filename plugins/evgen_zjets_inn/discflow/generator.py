@@ -39,7 +39,6 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
-from evgen_zjets_inn.generator import ZJetsINN, check_events
 
 from evgen.errors import ConfigError, InputError
 from evgen.events import event_weights, n_jets, training_weights, with_weights
@@ -47,7 +46,8 @@ from evgen.files import atomic_write
 from evgen.generation.run_dir import RunDir
 from evgen.preprocessing.zjets import MULTIPLICITIES
 from evgen.training.config import deep_merge
-from evgen_discflow.config import DiscFlowConfig
+from evgen_zjets_inn.discflow.config import DiscFlowConfig
+from evgen_zjets_inn.generator import ZJetsINN, check_events
 
 __all__ = ["DiscFlow"]
 
@@ -282,7 +282,7 @@ class DiscFlow(ZJetsINN):
 
         from evgen.training import BalancedSource, load_checkpoint, resolve_device
         from evgen.validation.classifier import weighted_bce
-        from evgen_discflow.losses import alpha0_schedule, discflow_loss, discflow_weights
+        from evgen_zjets_inn.discflow.losses import alpha0_schedule, discflow_loss, discflow_weights
 
         cfg, j = self.config, self.config.discflow
         device = resolve_device(cfg.training.device)

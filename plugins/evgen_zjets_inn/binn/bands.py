@@ -87,7 +87,7 @@ def zjets_bands(
     Parameters
     ----------
     generator
-        A trained :class:`~evgen_binn.zjets.ZJetsBINN` (``sample(n, seed=, theta=k[, a=])``).
+        A trained :class:`~evgen_zjets_inn.binn.zjets.ZJetsBINN` (``sample(n, seed=, theta=k[, a=])``).
     edges
         Bin edges per ``(multiplicity, observable)``; only these are histogrammed.
     a

@@ -11,11 +11,11 @@ __all__ = ["DiscFlow", "DiscFlowConfig", "JointConfig"]
 
 def __getattr__(name: str):  # noqa: ANN202 - lazy re-exports
     if name == "DiscFlow":
-        from evgen_discflow.generator import DiscFlow
+        from evgen_zjets_inn.discflow.generator import DiscFlow
 
         return DiscFlow
     if name in ("DiscFlowConfig", "JointConfig"):
-        from evgen_discflow import config
+        from evgen_zjets_inn.discflow import config
 
         return getattr(config, name)
-    raise AttributeError(f"module 'evgen_discflow' has no attribute {name!r}")
+    raise AttributeError(f"module 'evgen_zjets_inn.discflow' has no attribute {name!r}")
