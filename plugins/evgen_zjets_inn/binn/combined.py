@@ -19,7 +19,8 @@ Binning: ``bins`` linear bins between the reference's 0.1 % and 99.5 % quantiles
 :math:`p_{T,j1}`. Every histogram (truth, each draw, each :math:`a`) is normalised to unit
 area inside that range; the shares of events outside are reported.
 
-:func:`combined_view` runs everything and writes ``combined.{json,md}`` and the figure;
+:func:`combined_view` runs everything and writes ``combined.{json,md}`` and the figure
+(drawn by :func:`evgen_zjets_inn.binn.combined_figure.plot_combined`);
 ``evgen binn combined RUN --reference FILE`` calls it.
 """
 
@@ -36,6 +37,7 @@ import numpy as np
 from evgen.errors import ConfigError, InputError
 from evgen.events import event_weights
 from evgen.statistics.uncertainty import HistogramBand, band_from_counts
+from evgen_zjets_inn.binn.combined_figure import plot_combined
 
 __all__ = [
     "combined_view",
@@ -44,7 +46,6 @@ __all__ = [
     "draw_histograms",
     "augmentation_envelope",
     "shape_chi2",
-    "plot_combined",
 ]
 
 #: ``weights(events) -> per-event weights`` of a reweighter (``Reweighter.weights``).
@@ -245,167 +246,6 @@ def shape_chi2(
 
 
 # -- figure -----------------------------------------------------------------------------------------
-def plot_combined(
-    edges: np.ndarray,
-    truth: np.ndarray,
-    truth_error: np.ndarray,
-    band: HistogramBand,
-    output_dir: str | os.PathLike[str],
-    *,
-    raw: np.ndarray | None = None,
-    mean_d: np.ndarray | None = None,
-    aug_rel: tuple[np.ndarray, np.ndarray] | None = None,
-    aug_label: str = "augmentation",
-    formats: Sequence[str] = ("png",),
-    name: str = "combined_ptj1",
-) -> list[Path]:
-    """Fig. 14, ``combined_ptj1.{fmt}``: (a) normalised :math:`p_{T,j1}`, (b) ratio to truth,
-    (c) mean :math:`D` per bin (with ``mean_d``), (d) relative BINN and augmentation uncertainties.
-
-    ``raw`` is the central shape without the reweighting (dashed); ``aug_rel`` the relative
-    augmentation envelope ``(low, high)`` around the central shape.
-    """
-    from evgen.plotting import pyplot
-    from evgen.validation.records import save_figure
-
-    plt = pyplot()
-    width = np.diff(edges)
-    centers = 0.5 * (edges[1:] + edges[:-1])
-    g, s = band.mean_fraction, band.fraction_sigma_pred
-    panels = ["main", "ratio", *(["d"] if mean_d is not None else []), "rel"]
-    heights = {"main": 3.0, "ratio": 1.2, "d": 1.0, "rel": 1.2}
-    fig, axes = plt.subplots(
-        len(panels),
-        1,
-        sharex=True,
-        figsize=(8, 5 + 2.2 * (len(panels) - 1)),
-        gridspec_kw={"height_ratios": [heights[p] for p in panels], "hspace": 0.06},
-    )
-    ax = dict(zip(panels, axes, strict=True))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_safe = np.where(truth > 0, truth, np.nan)
-        aug = None if aug_rel is None else (g * (1 + aug_rel[0]), g * (1 + aug_rel[1]))
-
-        # (a) normalised distribution
-        a0 = ax["main"]
-        if aug is not None:
-            a0.stairs(
-                np.nan_to_num(aug[1] / width),
-                edges,
-                baseline=np.nan_to_num(aug[0] / width),
-                fill=True,
-                color="C1",
-                alpha=0.35,
-                lw=0,
-                label=aug_label,
-            )
-        a0.stairs((g + s) / width, edges, baseline=(g - s) / width, fill=True, color="C0", alpha=0.4, lw=0)
-        a0.stairs(
-            g / width,
-            edges,
-            color="C0",
-            label=r"BINN $\times\, w_D$ $\pm\,\sigma_\mathrm{pred}$",
-            baseline=None,
-        )
-        if raw is not None:
-            a0.stairs(
-                raw / width, edges, color="C0", ls="--", lw=1, label="BINN, not reweighted", baseline=None
-            )
-        a0.errorbar(centers, truth / width, truth_error / width, fmt="o", ms=3, color="black", label="truth")
-        a0.set_yscale("log")
-        a0.set_ylabel(r"$\frac{1}{\sigma}\frac{d\sigma}{dp_{T,j1}}$ [GeV$^{-1}$]", fontsize=14)
-        a0.legend(fontsize=11)
-        a0.set_title("Z + jets, inclusive", fontsize=14)
-
-        # (b) ratio to truth
-        a1 = ax["ratio"]
-        rel_t = truth_error / t_safe
-        a1.stairs(
-            np.nan_to_num(1 + rel_t, nan=1),
-            edges,
-            baseline=np.nan_to_num(1 - rel_t, nan=1),
-            fill=True,
-            color="grey",
-            alpha=0.3,
-            lw=0,
-        )
-        if aug is not None:
-            a1.stairs(
-                np.nan_to_num(aug[1] / t_safe, nan=1),
-                edges,
-                baseline=np.nan_to_num(aug[0] / t_safe, nan=1),
-                fill=True,
-                color="C1",
-                alpha=0.35,
-                lw=0,
-            )
-        a1.stairs(
-            np.nan_to_num((g + s) / t_safe, nan=1),
-            edges,
-            baseline=np.nan_to_num((g - s) / t_safe, nan=1),
-            fill=True,
-            color="C0",
-            alpha=0.4,
-            lw=0,
-        )
-        a1.stairs(np.nan_to_num(g / t_safe, nan=1), edges, color="C0", baseline=None)
-        if raw is not None:
-            a1.stairs(np.nan_to_num(raw / t_safe, nan=1), edges, color="C0", ls="--", lw=1, baseline=None)
-        a1.axhline(1.0, color="black", lw=0.8)
-        a1.set_ylim(*_ratio_limits(g / t_safe))
-        a1.set_ylabel("BINN / truth", fontsize=12)
-
-        # (c) the discriminator
-        if mean_d is not None:
-            a2 = ax["d"]
-            a2.stairs(np.nan_to_num(mean_d, nan=0.5), edges, color="C2", baseline=None)
-            a2.axhline(0.5, color="black", lw=0.8, ls=":")
-            lo, hi = np.nanmin(mean_d), np.nanmax(mean_d)
-            pad = max(0.02, 0.1 * (hi - lo)) if np.isfinite(lo) else 0.1
-            a2.set_ylim(
-                min(0.45, lo - pad) if np.isfinite(lo) else 0.4,
-                max(0.55, hi + pad) if np.isfinite(hi) else 0.6,
-            )
-            a2.set_ylabel(r"$\langle D\rangle$", fontsize=12)
-
-        # (d) relative uncertainties
-        a3 = ax["rel"]
-        a3.stairs(
-            np.nan_to_num(100 * band.relative_sigma_pred),
-            edges,
-            color="C0",
-            label=r"$\sigma_\mathrm{pred}/p$",
-            baseline=None,
-        )
-        if aug_rel is not None:
-            a3.stairs(
-                np.nan_to_num(100 * aug_rel[1]), edges, color="C1", label=f"{aug_label} (max)", baseline=None
-            )
-            a3.stairs(
-                np.nan_to_num(100 * aug_rel[0]),
-                edges,
-                color="C1",
-                ls="--",
-                label=f"{aug_label} (min)",
-                baseline=None,
-            )
-        a3.stairs(np.nan_to_num(100 * rel_t), edges, color="grey", ls=":", label="truth stat.", baseline=None)
-        a3.axhline(0.0, color="black", lw=0.8)
-        a3.set_ylabel(r"$\delta$ [%]", fontsize=12)
-        a3.legend(fontsize=9, ncol=2)
-        a3.set_xlabel(r"$p_{T,j1}$ [GeV]")
-    return save_figure(fig, output_dir, name, formats)
-
-
-def _ratio_limits(ratio: np.ndarray) -> tuple[float, float]:
-    """At least 0.9-1.1, widened to the ratio (plus a margin), at most 0.5-1.5."""
-    r = ratio[np.isfinite(ratio)]
-    if r.size == 0:
-        return 0.9, 1.1
-    return max(0.5, min(0.9, float(r.min()) - 0.05)), min(1.5, max(1.1, float(r.max()) + 0.05))
-
-
-# -- the whole view ---------------------------------------------------------------------------------
 def _load_binn(run: Any, role: str) -> Any:
     from evgen.generation.run_dir import load_generator
     from evgen_zjets_inn.binn.zjets import ZJetsBINN
@@ -448,6 +288,111 @@ def _reference_paths(reference: Any) -> list[Path]:
 def _median(values: np.ndarray, keep: np.ndarray) -> float:
     v = values[keep & np.isfinite(values)]
     return float(np.median(v)) if v.size else float("nan")
+
+
+def _load_runs(
+    binn_run: Any,
+    augmented_run: Any,
+    a_values: Sequence[float],
+    *,
+    n_events: int,
+    bins: int,
+    draws: int | None,
+) -> tuple[Any, int, Any, Any, list[float]]:
+    """The settings checked and the runs loaded: the BINN, its number of draws, the augmented BINN
+    (or None) and where it came from, the nuisance values."""
+    if n_events < 1:
+        raise ConfigError(f"n_events = {n_events}: must be positive")
+    if bins < 1:
+        raise ConfigError(f"bins = {bins}: need at least one bin")
+    if draws is not None and draws < 2:
+        raise ConfigError(f"draws = {draws}: need at least 2 weight draws to estimate sigma_pred")
+    generator = _load_binn(binn_run, "binn")
+    draws = int(draws if draws is not None else generator.config.bayes.draws)
+    if draws < 2:
+        raise ConfigError(f"{binn_run}: bayes.draws = {draws}; need at least 2 weight draws (give draws)")
+    augmented = None
+    if augmented_run is not None:
+        augmented = _load_binn(augmented_run, "augmented")
+        if not augmented.config.augmentation.enabled:
+            raise ConfigError(
+                f"{augmented_run}: trained without augmentation; the augmented run needs "
+                "[augmentation] enabled = true"
+            )
+    elif generator.config.augmentation.enabled:
+        augmented, augmented_run = generator, binn_run
+    a_list = [float(a) for a in a_values]
+    if augmented is not None and any(a < 0 for a in a_list):
+        raise ConfigError(f"a = {a_list}: the nuisance values of Eq. (23) must be >= 0")
+    return generator, draws, augmented, augmented_run, a_list
+
+
+def _truth_histogram(
+    ref_paths: Sequence[Path], bins: int
+) -> tuple[ak.Array, np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]:
+    """The truth's :math:`p_{T,j1}` binning and its normalised histogram with statistical errors."""
+    from evgen.io import read_events
+
+    truth_events = read_events(ref_paths)
+    pt_ref, w_ref = leading_jet_pt(truth_events)
+    edges = ptj1_edges(pt_ref, w_ref, bins)
+    h, h2, total, _ = _normalised(pt_ref, w_ref, edges)
+    truth, truth_error = h / total, np.sqrt(h2) / total
+    return truth_events, w_ref, edges, total, truth, truth_error
+
+
+def _compare(
+    edges: np.ndarray,
+    truth: np.ndarray,
+    truth_error: np.ndarray,
+    w_ref: np.ndarray,
+    total: float,
+    drawn: dict[str, Any],
+    envelope: dict[str, Any] | None,
+    *,
+    bins: int,
+    reweighted: bool,
+) -> tuple[dict[str, Any], list[dict[str, Any]], np.ndarray, np.ndarray, np.ndarray]:
+    """The truth against the generated band: χ²/ndf with and without the reweighting, the median
+    relative σ_pred and augmentation spread, and one row per bin."""
+    band, band_raw = drawn["band"], drawn["band_raw"]
+    chi2_rw, ndf_rw = shape_chi2(truth, truth_error, band)
+    chi2_raw, ndf_raw = shape_chi2(truth, truth_error, band_raw)
+    keep = band.mean_fraction >= _BULK
+    rel_pred = band.relative_sigma_pred
+    nan = np.full(bins, np.nan)
+    aug_low = nan if envelope is None else envelope["rel_low"]
+    aug_high = nan if envelope is None else envelope["rel_high"]
+    mean_d = drawn["mean_d"] if reweighted else nan
+    mean_w = drawn["mean_w"] if reweighted else nan
+    summary = {
+        "chi2_ndf_reweighted": chi2_rw / ndf_rw if ndf_rw > 0 else float("nan"),
+        "chi2_ndf_not_reweighted": chi2_raw / ndf_raw if ndf_raw > 0 else float("nan"),
+        "chi2_reweighted": chi2_rw,
+        "chi2_not_reweighted": chi2_raw,
+        "ndf": ndf_rw,
+        "median_rel_sigma_pred_percent": 100 * _median(rel_pred, keep),
+        "median_augmentation_spread_percent": 100 * _median(0.5 * (aug_high - aug_low), keep),
+        "truth_outside_range": float(1.0 - total / w_ref.sum()) if w_ref.sum() > 0 else float("nan"),
+        "generated_outside_range": drawn["outside"],
+    }
+    per_bin = [
+        {
+            "pt_low": edges[i],
+            "pt_high": edges[i + 1],
+            "truth_fraction": truth[i],
+            "truth_error": truth_error[i],
+            "generated_fraction": band.mean_fraction[i],
+            "generated_fraction_not_reweighted": band_raw.mean_fraction[i],
+            "rel_sigma_pred": rel_pred[i],
+            "augmentation_rel_low": aug_low[i],
+            "augmentation_rel_high": aug_high[i],
+            "mean_D": mean_d[i],
+            "mean_w_D": mean_w[i],
+        }
+        for i in range(bins)
+    ]
+    return summary, per_bin, aug_low, aug_high, mean_d
 
 
 def combined_view(
@@ -502,40 +447,15 @@ def combined_view(
         reweighting, median relative :math:`\sigma_\mathrm{pred}` and augmentation spread in
         percent) and ``per_bin`` rows; ``files`` lists what was written.
     """
-    from evgen.io import read_events
     from evgen.validation.records import write_report
 
-    if n_events < 1:
-        raise ConfigError(f"n_events = {n_events}: must be positive")
-    if bins < 1:
-        raise ConfigError(f"bins = {bins}: need at least one bin")
-    if draws is not None and draws < 2:
-        raise ConfigError(f"draws = {draws}: need at least 2 weight draws to estimate sigma_pred")
-    generator = _load_binn(binn_run, "binn")
-    draws = int(draws if draws is not None else generator.config.bayes.draws)
-    if draws < 2:
-        raise ConfigError(f"{binn_run}: bayes.draws = {draws}; need at least 2 weight draws (give draws)")
-    augmented = None
-    if augmented_run is not None:
-        augmented = _load_binn(augmented_run, "augmented")
-        if not augmented.config.augmentation.enabled:
-            raise ConfigError(
-                f"{augmented_run}: trained without augmentation; the augmented run needs "
-                "[augmentation] enabled = true"
-            )
-    elif generator.config.augmentation.enabled:
-        augmented, augmented_run = generator, binn_run
-    a_list = [float(a) for a in a_values]
-    if augmented is not None and any(a < 0 for a in a_list):
-        raise ConfigError(f"a = {a_list}: the nuisance values of Eq. (23) must be >= 0")
+    generator, draws, augmented, augmented_run, a_list = _load_runs(
+        binn_run, augmented_run, a_values, n_events=n_events, bins=bins, draws=draws
+    )
     ref_paths = _reference_paths(reference)
     reweight, reweighter_name = (None, None) if reweighter is None else _load_reweighter(reweighter)
 
-    truth_events = read_events(ref_paths)
-    pt_ref, w_ref = leading_jet_pt(truth_events)
-    edges = ptj1_edges(pt_ref, w_ref, bins)
-    h, h2, total, _ = _normalised(pt_ref, w_ref, edges)
-    truth, truth_error = h / total, np.sqrt(h2) / total
+    truth_events, w_ref, edges, total, truth, truth_error = _truth_histogram(ref_paths, bins)
 
     drawn = draw_histograms(
         generator, n_events, draws, edges, reweight=reweight, seed=seed, progress=progress
@@ -547,42 +467,9 @@ def combined_view(
             augmented, a_list, n_events, edges, seed=seed + _AUG_SEED, progress=progress
         )
 
-    chi2_rw, ndf_rw = shape_chi2(truth, truth_error, band)
-    chi2_raw, ndf_raw = shape_chi2(truth, truth_error, band_raw)
-    keep = band.mean_fraction >= _BULK
-    rel_pred = band.relative_sigma_pred
-    nan = np.full(bins, np.nan)
-    aug_low = nan if envelope is None else envelope["rel_low"]
-    aug_high = nan if envelope is None else envelope["rel_high"]
-    mean_d = drawn["mean_d"] if reweight is not None else nan
-    mean_w = drawn["mean_w"] if reweight is not None else nan
-    summary = {
-        "chi2_ndf_reweighted": chi2_rw / ndf_rw if ndf_rw > 0 else float("nan"),
-        "chi2_ndf_not_reweighted": chi2_raw / ndf_raw if ndf_raw > 0 else float("nan"),
-        "chi2_reweighted": chi2_rw,
-        "chi2_not_reweighted": chi2_raw,
-        "ndf": ndf_rw,
-        "median_rel_sigma_pred_percent": 100 * _median(rel_pred, keep),
-        "median_augmentation_spread_percent": 100 * _median(0.5 * (aug_high - aug_low), keep),
-        "truth_outside_range": float(1.0 - total / w_ref.sum()) if w_ref.sum() > 0 else float("nan"),
-        "generated_outside_range": drawn["outside"],
-    }
-    per_bin = [
-        {
-            "pt_low": edges[i],
-            "pt_high": edges[i + 1],
-            "truth_fraction": truth[i],
-            "truth_error": truth_error[i],
-            "generated_fraction": band.mean_fraction[i],
-            "generated_fraction_not_reweighted": band_raw.mean_fraction[i],
-            "rel_sigma_pred": rel_pred[i],
-            "augmentation_rel_low": aug_low[i],
-            "augmentation_rel_high": aug_high[i],
-            "mean_D": mean_d[i],
-            "mean_w_D": mean_w[i],
-        }
-        for i in range(bins)
-    ]
+    summary, per_bin, aug_low, aug_high, mean_d = _compare(
+        edges, truth, truth_error, w_ref, total, drawn, envelope, bins=bins, reweighted=reweight is not None
+    )
     result: dict[str, Any] = {
         "binn_run": str(binn_run) if isinstance(binn_run, (str, os.PathLike)) else type(binn_run).__name__,
         "reference": [str(p) for p in ref_paths],
