@@ -35,6 +35,126 @@ def _reference(paths: Sequence[str | os.PathLike[str]], max_events: int | None) 
     return read_events([Path(p) for p in paths], entry_stop=max_events)
 
 
+def _bands_generator(
+    run: Any, draws: int | None, a_values: Sequence[float] | None
+) -> tuple[list[Any], Any, int]:
+    """The run directories, the generator that predicts the bands (a ``binn`` or an ensemble of
+    runs) and its number of draws (or members)."""
+    from evgen.generation.run_dir import load_generator
+    from evgen_zjets_inn.binn.zjets import ZJetsBINN
+
+    runs = [run] if isinstance(run, (str, os.PathLike)) else list(run)
+    if not runs:
+        raise ConfigError("give a binn run directory or several run directories (an ensemble)")
+    if len(runs) > 1:
+        from evgen.generation.ensemble import RunEnsemble
+
+        if a_values:
+            raise ConfigError("--a needs one augmented binn run, not an ensemble")
+        generator: Any = RunEnsemble(runs)
+        if draws is not None and draws != len(runs):
+            raise ConfigError(f"draws = {draws}: an ensemble of {len(runs)} runs has {len(runs)} members")
+        draws = len(runs)
+    else:
+        run = runs[0]
+        generator = load_generator(run)
+        if not isinstance(generator, ZJetsBINN):
+            raise InputError(
+                f"{run}: holds a {generator.name!r} run; binn bands need a 'binn' run "
+                "(or several runs, an ensemble)"
+            )
+        draws = int(draws or generator.config.bayes.draws)
+    return runs, generator, draws
+
+
+def _bands_binning(
+    generator: Any,
+    reference: Any,
+    max_reference: int | None,
+    n_events: int,
+    seed: int,
+    bins: int,
+    observables: Sequence[str] | None,
+    *,
+    plot: bool,
+) -> tuple[dict[Any, Any], dict[Any, np.ndarray], tuple[Any, ...]]:
+    """The reference's observables per multiplicity and the bin edges (from the reference, or from a
+    first generated sample), with the Fig. 10 binning added when plotting."""
+    from evgen_zjets_inn.binn.bands import observables_by_multiplicity, reference_edges
+
+    if reference:
+        ref_events = _reference(reference, max_reference)
+    else:  # the binning comes from a first generated sample
+        ref_events = generator.sample(min(n_events, 50_000), seed=seed + 999_999, theta="map")
+    ref_obs = observables_by_multiplicity(ref_events)
+    if not ref_obs:
+        raise InputError("the reference holds no events with 1-3 jets to bin")
+    edges = reference_edges(ref_obs, bins)
+    if observables is not None:
+        unknown = sorted(set(observables) - {name for _, name in edges})
+        if unknown:
+            known = ", ".join(sorted({name for _, name in edges}))
+            raise ConfigError(f"unknown observable(s) {', '.join(unknown)}; known: {known}")
+        edges = {key: e for key, e in edges.items() if key[1] in observables}
+    fig10 = (*FIG10_KEY, "fig10")
+    if plot and FIG10_KEY in ref_obs:  # Fig. 10 binning (60 bins) histogrammed in the same pass
+        edges[fig10] = reference_edges({FIG10_KEY: ref_obs[FIG10_KEY]}, 60)[FIG10_KEY]
+    return ref_obs, edges, fig10
+
+
+def _band_sizes(bands: Mapping[Any, Any]) -> list[dict[str, Any]]:
+    """Per multiplicity and observable: the median relative sigma_pred and sigma_stoch in percent."""
+    return [
+        {
+            "jets": key[0],
+            "observable": key[1],
+            "median_rel_sigma_pred_percent": float(
+                np.nanmedian(b.relative_sigma_pred[b.mean_fraction > 1e-3]) * 100
+            ),
+            "median_rel_sigma_stoch_percent": float(
+                np.nanmedian(
+                    (b.fraction_sigma_stoch / np.maximum(b.mean_fraction, 1e-300))[b.mean_fraction > 1e-3]
+                )
+                * 100
+            ),
+        }
+        for key, b in bands.items()
+    ]
+
+
+def _augmentation_bands(
+    generator: Any,
+    a_values: Sequence[float],
+    edges: Mapping[Any, np.ndarray],
+    n_events: int,
+    draws: int,
+    seed: int,
+) -> tuple[list[Any], dict[float, Any], list[dict[str, Any]]]:
+    """Bands of the Fig. 13 observables for every nuisance value ``a`` (Eq. 23), and their rows."""
+    from evgen_zjets_inn.binn.bands import zjets_bands
+
+    keys = [k for k in FIG13_KEYS if k in edges]
+    by_a = {}
+    for a in a_values:
+        by_a[float(a)] = zjets_bands(
+            generator, n_events, draws, {k: edges[k] for k in keys}, seed=seed, a=float(a)
+        )
+    rows = [
+        {
+            "a": a,
+            "jets": key[0],
+            "observable": key[1],
+            "mean": float(np.sum(b.mean_fraction * b.centers) / max(np.sum(b.mean_fraction), 1e-300)),
+            "median_rel_sigma_pred_percent": float(
+                np.nanmedian(b.relative_sigma_pred[b.mean_fraction > 1e-3]) * 100
+            ),
+        }
+        for a, by_key in by_a.items()
+        for key, b in by_key.items()
+    ]
+    return keys, by_a, rows
+
+
 def run_bands(
     run: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     output_dir: str | os.PathLike[str],
@@ -79,59 +199,21 @@ def run_bands(
     formats
         Figure formats.
     """
-    from evgen.generation.run_dir import load_generator
     from evgen.validation.records import write_report
     from evgen_zjets_inn.binn.bands import (
         band_validation,
-        observables_by_multiplicity,
         plot_augmentation,
         plot_bands,
         plot_sigma_vs_count,
-        reference_edges,
         reference_histograms,
         zjets_bands,
     )
-    from evgen_zjets_inn.binn.zjets import ZJetsBINN
 
-    runs = [run] if isinstance(run, (str, os.PathLike)) else list(run)
-    if not runs:
-        raise ConfigError("give a binn run directory or several run directories (an ensemble)")
-    if len(runs) > 1:
-        from evgen.generation.ensemble import RunEnsemble
-
-        if a_values:
-            raise ConfigError("--a needs one augmented binn run, not an ensemble")
-        generator: Any = RunEnsemble(runs)
-        if draws is not None and draws != len(runs):
-            raise ConfigError(f"draws = {draws}: an ensemble of {len(runs)} runs has {len(runs)} members")
-        draws = len(runs)
-    else:
-        run = runs[0]
-        generator = load_generator(run)
-        if not isinstance(generator, ZJetsBINN):
-            raise InputError(
-                f"{run}: holds a {generator.name!r} run; binn bands need a 'binn' run "
-                "(or several runs, an ensemble)"
-            )
-        draws = int(draws or generator.config.bayes.draws)
+    runs, generator, draws = _bands_generator(run, draws, a_values)
     output_dir = Path(output_dir)
-    if reference:
-        ref_events = _reference(reference, max_reference)
-    else:  # the binning comes from a first generated sample
-        ref_events = generator.sample(min(n_events, 50_000), seed=seed + 999_999, theta="map")
-    ref_obs = observables_by_multiplicity(ref_events)
-    if not ref_obs:
-        raise InputError("the reference holds no events with 1-3 jets to bin")
-    edges = reference_edges(ref_obs, bins)
-    if observables is not None:
-        unknown = sorted(set(observables) - {name for _, name in edges})
-        if unknown:
-            known = ", ".join(sorted({name for _, name in edges}))
-            raise ConfigError(f"unknown observable(s) {', '.join(unknown)}; known: {known}")
-        edges = {key: e for key, e in edges.items() if key[1] in observables}
-    fig10 = (*FIG10_KEY, "fig10")
-    if plot and FIG10_KEY in ref_obs:  # Fig. 10 binning (60 bins) histogrammed in the same pass
-        edges[fig10] = reference_edges({FIG10_KEY: ref_obs[FIG10_KEY]}, 60)[FIG10_KEY]
+    ref_obs, edges, fig10 = _bands_binning(
+        generator, reference, max_reference, n_events, seed, bins, observables, plot=plot
+    )
     all_bands = zjets_bands(generator, n_events, draws, edges, seed=seed, progress=progress)
     bands = {key: band for key, band in all_bands.items() if len(key) == 2}
     edges = {key: e for key, e in edges.items() if len(key) == 2}
@@ -141,22 +223,7 @@ def run_bands(
         "predicted_by": "ensemble" if len(runs) > 1 else "binn",
         "n_events": n_events,
         "draws": draws,
-        "observables": [
-            {
-                "jets": key[0],
-                "observable": key[1],
-                "median_rel_sigma_pred_percent": float(
-                    np.nanmedian(b.relative_sigma_pred[b.mean_fraction > 1e-3]) * 100
-                ),
-                "median_rel_sigma_stoch_percent": float(
-                    np.nanmedian(
-                        (b.fraction_sigma_stoch / np.maximum(b.mean_fraction, 1e-300))[b.mean_fraction > 1e-3]
-                    )
-                    * 100
-                ),
-            }
-            for key, b in bands.items()
-        ],
+        "observables": _band_sizes(bands),
     }
     if ref_hists is not None:
         result["validation_against_reference"] = band_validation(bands, ref_hists)
@@ -177,26 +244,12 @@ def run_bands(
                 )
     if a_values:
         if not generator.config.augmentation.enabled:
-            raise ConfigError(f"{run}: trained without augmentation; --a needs [augmentation] enabled = true")
-        keys = [k for k in FIG13_KEYS if k in edges]
-        by_a = {}
-        for a in a_values:
-            by_a[float(a)] = zjets_bands(
-                generator, n_events, draws, {k: edges[k] for k in keys}, seed=seed, a=float(a)
+            raise ConfigError(
+                f"{runs[0]}: trained without augmentation; --a needs [augmentation] enabled = true"
             )
-        result["augmentation"] = [
-            {
-                "a": a,
-                "jets": key[0],
-                "observable": key[1],
-                "mean": float(np.sum(b.mean_fraction * b.centers) / max(np.sum(b.mean_fraction), 1e-300)),
-                "median_rel_sigma_pred_percent": float(
-                    np.nanmedian(b.relative_sigma_pred[b.mean_fraction > 1e-3]) * 100
-                ),
-            }
-            for a, by_key in by_a.items()
-            for key, b in by_key.items()
-        ]
+        keys, by_a, result["augmentation"] = _augmentation_bands(
+            generator, a_values, edges, n_events, draws, seed
+        )
         if plot and keys:
             files += plot_augmentation(by_a, keys, output_dir, formats=formats)
     paths = write_report(
