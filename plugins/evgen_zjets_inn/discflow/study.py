@@ -140,6 +140,72 @@ def _chi2_table(validations: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _samples(
+    training: ak.Array,
+    inn_path: Path,
+    out: Path,
+    n_generated: int,
+    seed: int,
+    df_options: Mapping[str, Any],
+    rw_options: Mapping[str, Any],
+    meta: Mapping[str, Any],
+    progress: bool,
+) -> tuple[dict[str, ak.Array], Any, float]:
+    """The five samples compared with the truth (:data:`SAMPLES`): the training sample, the INN,
+    the INN reweighted, DiscFlow (trained from the INN) and DiscFlow with its final reweighting."""
+    from evgen.generation.run_dir import load_generator
+
+    inn = load_generator(inn_path)
+    samples: dict[str, ak.Array] = {"training": training}
+    samples["inn"] = _generate(out / "inn.root", lambda: inn.sample(n_generated, seed=seed), meta)
+    samples["inn+rw"] = _reweighted(training, samples["inn"], out / "inn_rw", rw_options, progress)
+    discflow, discflow_seconds = _train_discflow(training, inn_path, out / "discflow", df_options, progress)
+    samples["discflow"] = _generate(
+        out / "discflow.root", lambda: discflow.sample(n_generated, seed=seed + 1), meta
+    )
+    samples["discflow+rw"] = with_weights(
+        samples["discflow"],
+        event_weights(samples["discflow"]) * discflow.reweighter.weights(samples["discflow"]),
+    )
+    return samples, discflow, discflow_seconds
+
+
+def _targets(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per generated sample: its worst χ²/ndf ratio to the training sample's over the key observables."""
+    targets = []
+    for sample in SAMPLES[1:]:
+        ratios = [r[f"{sample}/training"] for r in rows if r["key"] and f"{sample}/training" in r]
+        worst = max(ratios) if ratios else math.nan
+        targets.append(
+            {"sample": sample, "worst_key_chi2_ratio_to_training": worst, "within_2x": bool(worst <= 2.0)}
+        )
+    return targets
+
+
+def _auc_per_sample(
+    truth: ak.Array,
+    samples: Mapping[str, ak.Array],
+    auc_path: Path,
+    test_classifier: Mapping[str, Any] | None,
+    seed: int,
+    progress: bool,
+) -> dict[str, Any]:
+    """AUC of a fresh classifier per multiplicity between each sample and the truth; kept in
+    ``auc_path`` after each sample, so a rerun continues where it stopped."""
+    from evgen.validation.consistency import consistency_report
+
+    auc: dict[str, Any] = json.loads(auc_path.read_text()) if auc_path.exists() else {}
+    for name, events in samples.items():
+        if name in auc:
+            continue
+        report = consistency_report(
+            truth, events, config=dict(test_classifier or TEST_CLASSIFIER), seed=seed, progress=progress
+        )
+        auc[name] = {str(n): {"auc": r.auc, "error": r.auc_error} for n, r in report.results.items()}
+        _write_json(auc_path, auc)
+    return auc
+
+
 def run_discflow_study(
     training_files: Sequence[str | os.PathLike[str]],
     truth_files: Sequence[str | os.PathLike[str]],
@@ -190,10 +256,8 @@ def run_discflow_study(
         ``chi2`` rows, ``targets`` (the largest ratio to the training sample over M_μμ and
         every ΔR_jj per sample), ``auc`` per sample and multiplicity, ``cost`` in seconds.
     """
-    from evgen.generation.run_dir import load_generator
     from evgen.io import read_events
     from evgen.validation.compare import validate
-    from evgen.validation.consistency import consistency_report
     from evgen.validation.records import write_report
     from evgen_zjets_inn.discflow.config import DiscFlowConfig
 
@@ -219,17 +283,8 @@ def run_discflow_study(
     )
     meta = {"study": "discflow", "inn_run": str(inn_path), "seed": seed}
 
-    inn = load_generator(inn_path)
-    samples: dict[str, ak.Array] = {"training": training}
-    samples["inn"] = _generate(out / "inn.root", lambda: inn.sample(n_generated, seed=seed), meta)
-    samples["inn+rw"] = _reweighted(training, samples["inn"], out / "inn_rw", rw_options, progress)
-    discflow, discflow_seconds = _train_discflow(training, inn_path, out / "discflow", df_options, progress)
-    samples["discflow"] = _generate(
-        out / "discflow.root", lambda: discflow.sample(n_generated, seed=seed + 1), meta
-    )
-    samples["discflow+rw"] = with_weights(
-        samples["discflow"],
-        event_weights(samples["discflow"]) * discflow.reweighter.weights(samples["discflow"]),
+    samples, discflow, discflow_seconds = _samples(
+        training, inn_path, out, n_generated, seed, df_options, rw_options, meta, progress
     )
 
     validations = {
@@ -237,24 +292,9 @@ def run_discflow_study(
         for name, events in samples.items()
     }
     rows = _chi2_table(validations)
-    targets = []
-    for sample in SAMPLES[1:]:
-        ratios = [r[f"{sample}/training"] for r in rows if r["key"] and f"{sample}/training" in r]
-        worst = max(ratios) if ratios else math.nan
-        targets.append(
-            {"sample": sample, "worst_key_chi2_ratio_to_training": worst, "within_2x": bool(worst <= 2.0)}
-        )
+    targets = _targets(rows)
 
-    auc_path = out / "auc.json"
-    auc: dict[str, Any] = json.loads(auc_path.read_text()) if auc_path.exists() else {}
-    for name, events in samples.items():
-        if name in auc:
-            continue
-        report = consistency_report(
-            truth, events, config=dict(test_classifier or TEST_CLASSIFIER), seed=seed, progress=progress
-        )
-        auc[name] = {str(n): {"auc": r.auc, "error": r.auc_error} for n, r in report.results.items()}
-        _write_json(auc_path, auc)
+    auc = _auc_per_sample(truth, samples, out / "auc.json", test_classifier, seed, progress)
 
     inn_history = (
         json.loads((inn_path / "history.json").read_text()) if (inn_path / "history.json").exists() else {}
