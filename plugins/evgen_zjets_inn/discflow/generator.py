@@ -280,9 +280,7 @@ class DiscFlow(ZJetsINN):
         import torch
         from tqdm.auto import tqdm
 
-        from evgen.training import BalancedSource, load_checkpoint, resolve_device
-        from evgen.validation.classifier import weighted_bce
-        from evgen_zjets_inn.discflow.losses import alpha0_schedule, discflow_loss, discflow_weights
+        from evgen.training import BalancedSource, resolve_device
 
         cfg, j = self.config, self.config.discflow
         device = resolve_device(cfg.training.device)
@@ -306,17 +304,7 @@ class DiscFlow(ZJetsINN):
         history: list[dict[str, Any]] = []
         start_epoch = 0
         if checkpoint is not None and checkpoint.exists():
-            state = load_checkpoint(checkpoint, device, marker=_FORMAT, kind="a DiscFlow")
-            if state["fingerprint"] != fingerprint:
-                raise ConfigError(
-                    f"{checkpoint}: written with other settings or data; use a new run directory or delete it"
-                )
-            model.load_state_dict(state["model"])
-            for n, net in nets.items():
-                net.load_state_dict(state["discriminators"][str(n)])
-                d_opts[n].load_state_dict(state["discriminator_optimizers"][str(n)])
-            g_opt.load_state_dict(state["optimizer"])
-            history, start_epoch = list(state["history"]), int(state["epoch"])
+            history, start_epoch = _resume_joint(checkpoint, device, fingerprint, model, g_opt, nets, d_opts)
 
         bar = tqdm(
             total=j.epochs * len(source),
@@ -335,72 +323,29 @@ class DiscFlow(ZJetsINN):
                 sl = [slice(b * j.batch_size, (b + 1) * j.batch_size) for b in range(steps)]
                 gen_sl, disc_sl = sl[0::2], sl[1::2]
                 # fresh generator events for this epoch's discriminator half, as many per multiplicity as truth
-                pool, used = {}, dict.fromkeys(nets, 0)
-                disc_n = torch.cat([n[s] for s in disc_sl]) if disc_sl else n[:0]
                 model.eval()
-                sampler = torch.Generator(device=device).manual_seed(_epoch_seed(cfg.seed, epoch) + 1)
-                np_rng = np.random.default_rng([cfg.seed, epoch, 2])
-                for k in nets:
-                    size = int((disc_n == k).sum())
-                    x = self._generated_features(k, size, sampler, np_rng) if size else None
-                    pool[k] = None if x is None else torch.as_tensor(x, dtype=torch.float32, device=device)
+                pool = self._generated_pool(nets, n, disc_sl, device, cfg.seed, epoch)
+                used = dict.fromkeys(nets, 0)
                 record = {"epoch": epoch + 1, "generator_loss": 0.0, "discriminator_loss": 0.0}
-                d_abs, d_count = 0.0, 0
-                for b, s in enumerate(gen_sl):
-                    step = epoch * gen_steps + b
-                    alpha0 = alpha0_schedule(step, total_gen_steps, j.alpha_max)
-                    yb, nb, wb, rb = (t[s].to(device) for t in (y, n, w, row))
-                    model.train()
-                    nll, v = [], []
-                    for k, net in nets.items():
-                        sel = nb == k
-                        if not bool(sel.any()):
-                            continue
-                        nll.append(-model.log_prob(yb[sel][:, : 5 + 4 * k], k))
-                        with torch.no_grad():
-                            net.eval()
-                            logits = net(features[k][rb[sel]])
-                        v.append(wb[sel] * discflow_weights(logits, alpha0, tuple(j.weight_clip)))
-                        d_abs += float((0.5 - torch.sigmoid(logits)).abs().sum())
-                        d_count += int(sel.sum())
-                    loss = discflow_loss(torch.cat(nll), torch.cat(v))
-                    if not torch.isfinite(loss):
-                        raise InputError(
-                            f"discflow: the generator loss became {float(loss)} at joint epoch {epoch + 1}"
-                        )
-                    g_opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if cfg.training.grad_clip is not None:
-                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.training.grad_clip)
-                    g_opt.step()
-                    record["generator_loss"] += float(loss.detach()) / len(gen_sl)
-                    record["alpha0"] = alpha0
-                    bar.update(int(min(s.stop, len(y)) - s.start))
-                for s in disc_sl:
-                    nb, wb, rb = (t[s].to(device) for t in (n, w, row))
-                    loss = torch.zeros((), device=device)
-                    for k, net in nets.items():
-                        sel = nb == k
-                        m = int(sel.sum())
-                        if m == 0:
-                            continue
-                        net.train()
-                        x_gen = pool[k][used[k] : used[k] + m]
-                        used[k] += m
-                        w_truth = wb[sel] * (m / wb[sel].sum().clamp_min(1e-30))  # classes with equal weight
-                        logits = torch.cat([net(features[k][rb[sel]]), net(x_gen)])
-                        labels = torch.cat(
-                            [torch.ones(m, device=device), torch.zeros(len(x_gen), device=device)]
-                        )
-                        weights = torch.cat([w_truth, torch.ones(len(x_gen), device=device)])
-                        loss = loss + weighted_bce(logits, labels, weights)
-                    for opt in d_opts.values():
-                        opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    for opt in d_opts.values():
-                        opt.step()
-                    record["discriminator_loss"] += float(loss.detach()) / len(disc_sl)
-                    bar.update(int(min(s.stop, len(y)) - s.start))
+                d_abs, d_count = _generator_half(
+                    model,
+                    nets,
+                    features,
+                    g_opt,
+                    (y, n, w, row),
+                    gen_sl,
+                    epoch,
+                    gen_steps,
+                    total_gen_steps,
+                    j,
+                    cfg.training.grad_clip,
+                    device,
+                    record,
+                    bar,
+                )
+                _discriminator_half(
+                    nets, d_opts, features, pool, used, (n, w, row), disc_sl, device, record, bar, len(y)
+                )
                 record["mean_abs_half_minus_d"] = d_abs / max(d_count, 1)
                 record["seconds"] = time.perf_counter() - started
                 history.append(record)
@@ -411,17 +356,7 @@ class DiscFlow(ZJetsINN):
                     alpha0=f"{record.get('alpha0', 0.0):.3g}",
                 )
                 if checkpoint is not None:
-                    state = {
-                        "format": _FORMAT,
-                        "fingerprint": fingerprint,
-                        "epoch": epoch + 1,
-                        "model": model.state_dict(),
-                        "optimizer": g_opt.state_dict(),
-                        "discriminators": {str(k): net.state_dict() for k, net in nets.items()},
-                        "discriminator_optimizers": {str(k): opt.state_dict() for k, opt in d_opts.items()},
-                        "history": history,
-                    }
-                    atomic_write(checkpoint, lambda tmp, state=state: torch.save(state, tmp))
+                    _save_joint(checkpoint, fingerprint, epoch, model, g_opt, nets, d_opts, history)
         finally:
             bar.close()
             torch.set_num_threads(threads)
@@ -429,6 +364,22 @@ class DiscFlow(ZJetsINN):
         for net in nets.values():
             net.to("cpu").eval()
         return history
+
+    def _generated_pool(
+        self, nets: dict[int, Any], n: Any, disc_sl: list[slice], device: Any, seed: int, epoch: int
+    ) -> dict[int, Any]:
+        """Fresh generator events for an epoch's discriminator half, as many per multiplicity as truth."""
+        import torch
+
+        pool = {}
+        disc_n = torch.cat([n[s] for s in disc_sl]) if disc_sl else n[:0]
+        sampler = torch.Generator(device=device).manual_seed(_epoch_seed(seed, epoch) + 1)
+        np_rng = np.random.default_rng([seed, epoch, 2])
+        for k in nets:
+            size = int((disc_n == k).sum())
+            x = self._generated_features(k, size, sampler, np_rng) if size else None
+            pool[k] = None if x is None else torch.as_tensor(x, dtype=torch.float32, device=device)
+        return pool
 
     def _final_reweighting(self, train_events: ak.Array, progress: bool) -> dict[str, Any]:
         """A fresh ``discriminator`` reweighter: training events against DiscFlow events (Fig. 8)."""
@@ -506,3 +457,155 @@ def _epoch_seed(seed: int, epoch: int) -> int:
 
 def _model_device(model: Any) -> Any:
     return next(model.parameters()).device
+
+
+def _generator_half(
+    model: Any,
+    nets: dict[int, Any],
+    features: dict[int, Any],
+    g_opt: Any,
+    batches: tuple[Any, Any, Any, Any],
+    gen_sl: list[slice],
+    epoch: int,
+    gen_steps: int,
+    total_gen_steps: int,
+    j: Any,
+    grad_clip: float | None,
+    device: Any,
+    record: dict[str, Any],
+    bar: Any,
+) -> tuple[float, int]:
+    """The generator steps of one joint epoch: the DiscFlow loss (Eq. 15–16) with the discriminators
+    frozen; returns the sum of |1/2 - D| over the events seen and their number."""
+    import torch
+
+    from evgen_zjets_inn.discflow.losses import alpha0_schedule, discflow_loss, discflow_weights
+
+    d_abs, d_count = 0.0, 0
+    y, n, w, row = batches
+    for b, s in enumerate(gen_sl):
+        step = epoch * gen_steps + b
+        alpha0 = alpha0_schedule(step, total_gen_steps, j.alpha_max)
+        yb, nb, wb, rb = (t[s].to(device) for t in (y, n, w, row))
+        model.train()
+        nll, v = [], []
+        for k, net in nets.items():
+            sel = nb == k
+            if not bool(sel.any()):
+                continue
+            nll.append(-model.log_prob(yb[sel][:, : 5 + 4 * k], k))
+            with torch.no_grad():
+                net.eval()
+                logits = net(features[k][rb[sel]])
+            v.append(wb[sel] * discflow_weights(logits, alpha0, tuple(j.weight_clip)))
+            d_abs += float((0.5 - torch.sigmoid(logits)).abs().sum())
+            d_count += int(sel.sum())
+        loss = discflow_loss(torch.cat(nll), torch.cat(v))
+        if not torch.isfinite(loss):
+            raise InputError(f"discflow: the generator loss became {float(loss)} at joint epoch {epoch + 1}")
+        g_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        g_opt.step()
+        record["generator_loss"] += float(loss.detach()) / len(gen_sl)
+        record["alpha0"] = alpha0
+        bar.update(int(min(s.stop, len(y)) - s.start))
+    return d_abs, d_count
+
+
+def _discriminator_half(
+    nets: dict[int, Any],
+    d_opts: dict[int, Any],
+    features: dict[int, Any],
+    pool: dict[int, Any],
+    used: dict[int, int],
+    batches: tuple[Any, Any, Any],
+    disc_sl: list[slice],
+    device: Any,
+    record: dict[str, Any],
+    bar: Any,
+    n_rows: int,
+) -> None:
+    """The discriminator steps of one joint epoch: truth against the epoch's generated pool, the
+    two classes with equal weight."""
+    import torch
+
+    from evgen.validation.classifier import weighted_bce
+
+    n, w, row = batches
+    for s in disc_sl:
+        nb, wb, rb = (t[s].to(device) for t in (n, w, row))
+        loss = torch.zeros((), device=device)
+        for k, net in nets.items():
+            sel = nb == k
+            m = int(sel.sum())
+            if m == 0:
+                continue
+            net.train()
+            x_gen = pool[k][used[k] : used[k] + m]
+            used[k] += m
+            w_truth = wb[sel] * (m / wb[sel].sum().clamp_min(1e-30))  # classes with equal weight
+            logits = torch.cat([net(features[k][rb[sel]]), net(x_gen)])
+            labels = torch.cat([torch.ones(m, device=device), torch.zeros(len(x_gen), device=device)])
+            weights = torch.cat([w_truth, torch.ones(len(x_gen), device=device)])
+            loss = loss + weighted_bce(logits, labels, weights)
+        for opt in d_opts.values():
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for opt in d_opts.values():
+            opt.step()
+        record["discriminator_loss"] += float(loss.detach()) / len(disc_sl)
+        bar.update(int(min(s.stop, n_rows) - s.start))
+
+
+def _resume_joint(
+    checkpoint: Path,
+    device: Any,
+    fingerprint: str,
+    model: Any,
+    g_opt: Any,
+    nets: dict[int, Any],
+    d_opts: dict[int, Any],
+) -> tuple[list[dict[str, Any]], int]:
+    """Load a joint-phase checkpoint into the networks and optimisers; its history and epoch."""
+    from evgen.training import load_checkpoint
+
+    state = load_checkpoint(checkpoint, device, marker=_FORMAT, kind="a DiscFlow")
+    if state["fingerprint"] != fingerprint:
+        raise ConfigError(
+            f"{checkpoint}: written with other settings or data; use a new run directory or delete it"
+        )
+    model.load_state_dict(state["model"])
+    for n, net in nets.items():
+        net.load_state_dict(state["discriminators"][str(n)])
+        d_opts[n].load_state_dict(state["discriminator_optimizers"][str(n)])
+    g_opt.load_state_dict(state["optimizer"])
+    history, start_epoch = list(state["history"]), int(state["epoch"])
+    return history, start_epoch
+
+
+def _save_joint(
+    checkpoint: Path,
+    fingerprint: str,
+    epoch: int,
+    model: Any,
+    g_opt: Any,
+    nets: dict[int, Any],
+    d_opts: dict[int, Any],
+    history: list[dict[str, Any]],
+) -> None:
+    """Write the joint-phase checkpoint after ``epoch`` (0-based) atomically."""
+    import torch
+
+    state = {
+        "format": _FORMAT,
+        "fingerprint": fingerprint,
+        "epoch": epoch + 1,
+        "model": model.state_dict(),
+        "optimizer": g_opt.state_dict(),
+        "discriminators": {str(k): net.state_dict() for k, net in nets.items()},
+        "discriminator_optimizers": {str(k): opt.state_dict() for k, opt in d_opts.items()},
+        "history": history,
+    }
+    atomic_write(checkpoint, lambda tmp, state=state: torch.save(state, tmp))
