@@ -381,6 +381,99 @@ def _weighted_standardisation(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray,
     return mean, np.where(std > 1e-12, std, 1.0)
 
 
+def _checked_inputs(
+    x_ref: np.ndarray, x_gen: np.ndarray, w_ref: np.ndarray | None, w_gen: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Both samples as finite ``(N, d)`` float64 matrices with the same ``d``, and their weights
+    balanced between the classes (:func:`class_balanced_weights`; 1 when not given)."""
+    x_ref, x_gen = np.asarray(x_ref, dtype=np.float64), np.asarray(x_gen, dtype=np.float64)
+    for x, name in ((x_ref, "reference"), (x_gen, "generated")):
+        if x.ndim != 2 or len(x) == 0:
+            raise InputError(
+                f"{name} classifier inputs have shape {x.shape}; expected a non-empty (N, d) matrix"
+            )
+        if not np.all(np.isfinite(x)):
+            raise InputError(f"{name} classifier inputs contain NaN or inf")
+    if x_ref.shape[1] != x_gen.shape[1]:
+        raise InputError(
+            f"reference has {x_ref.shape[1]} features, generated {x_gen.shape[1]}; they must agree"
+        )
+    w_ref = np.ones(len(x_ref)) if w_ref is None else w_ref
+    w_gen = np.ones(len(x_gen)) if w_gen is None else w_gen
+    if len(w_ref) != len(x_ref) or len(w_gen) != len(x_gen):
+        raise InputError("one weight per event is needed for each sample")
+    w_ref, w_gen = class_balanced_weights(w_ref, w_gen)
+    return x_ref, x_gen, w_ref, w_gen
+
+
+def _training_tensors(
+    x_ref: np.ndarray,
+    x_gen: np.ndarray,
+    w_ref: np.ndarray,
+    w_gen: np.ndarray,
+    validation_fraction: float,
+    seed: int,
+    device: Any,
+) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...] | None, np.ndarray, np.ndarray]:
+    """Training and validation tensors ``(x, y, w)`` (label 1 for the reference) from a seeded split
+    of each sample, and the weighted standardisation of the training inputs."""
+    rng = np.random.default_rng(seed)
+    (tr_r, va_r), (tr_g, va_g) = (
+        _split(len(x_ref), validation_fraction, rng),
+        _split(len(x_gen), validation_fraction, rng),
+    )
+    if len(tr_r) == 0 or len(tr_g) == 0:
+        raise InputError(
+            f"too few events to train a classifier: {len(x_ref)} reference, {len(x_gen)} generated"
+        )
+
+    def stack(ir: np.ndarray, ig: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x = np.concatenate([x_ref[ir], x_gen[ig]])
+        y = np.concatenate([np.ones(len(ir)), np.zeros(len(ig))])
+        w = np.concatenate([w_ref[ir], w_gen[ig]])
+        return x, y, w
+
+    x_tr, y_tr, w_tr = stack(tr_r, tr_g)
+    mean, scale = _weighted_standardisation(x_tr, w_tr)
+    as_t = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
+    train = tuple(as_t(a) for a in (x_tr, y_tr, w_tr))
+    has_val = len(va_r) > 0 and len(va_g) > 0
+    val = tuple(as_t(a) for a in stack(va_r, va_g)) if has_val else None
+    return train, val, mean, scale
+
+
+def _train_epoch(
+    net: ClassifierNet,
+    optimizer: Any,
+    train: tuple[Tensor, ...],
+    generator: torch.Generator,
+    batch_size: int,
+    device: Any,
+    bar: Any,
+    desc: str,
+    epoch: int,
+) -> tuple[float, float]:
+    """One epoch over the training tensors in a seeded random order; the summed weighted loss and weight."""
+    n = len(train[0])
+    net.train()
+    order = torch.randperm(n, generator=generator).to(device)
+    total, total_w = 0.0, 0.0
+    for b in range(0, n, batch_size):
+        idx = order[b : b + batch_size]
+        x, y, w = (t[idx] for t in train)
+        loss = weighted_bce(net(x), y, w)
+        if not torch.isfinite(loss):
+            raise InputError(f"{desc}: the classifier loss became {float(loss)} at epoch {epoch + 1}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        bw = float(w.sum())
+        total += float(loss.detach()) * bw
+        total_w += bw
+        bar.update(len(idx))
+    return total, total_w
+
+
 def train_classifier(
     x_ref: np.ndarray,
     x_gen: np.ndarray,
@@ -425,47 +518,12 @@ def train_classifier(
     from tqdm.auto import tqdm
 
     cfg = config if isinstance(config, ClassifierConfig) else ClassifierConfig.from_mapping(config)
-    x_ref, x_gen = np.asarray(x_ref, dtype=np.float64), np.asarray(x_gen, dtype=np.float64)
-    for x, name in ((x_ref, "reference"), (x_gen, "generated")):
-        if x.ndim != 2 or len(x) == 0:
-            raise InputError(
-                f"{name} classifier inputs have shape {x.shape}; expected a non-empty (N, d) matrix"
-            )
-        if not np.all(np.isfinite(x)):
-            raise InputError(f"{name} classifier inputs contain NaN or inf")
-    if x_ref.shape[1] != x_gen.shape[1]:
-        raise InputError(
-            f"reference has {x_ref.shape[1]} features, generated {x_gen.shape[1]}; they must agree"
-        )
-    w_ref = np.ones(len(x_ref)) if w_ref is None else w_ref
-    w_gen = np.ones(len(x_gen)) if w_gen is None else w_gen
-    if len(w_ref) != len(x_ref) or len(w_gen) != len(x_gen):
-        raise InputError("one weight per event is needed for each sample")
-    w_ref, w_gen = class_balanced_weights(w_ref, w_gen)
-
-    rng = np.random.default_rng(seed)
-    (tr_r, va_r), (tr_g, va_g) = (
-        _split(len(x_ref), cfg.validation_fraction, rng),
-        _split(len(x_gen), cfg.validation_fraction, rng),
-    )
-    if len(tr_r) == 0 or len(tr_g) == 0:
-        raise InputError(
-            f"too few events to train a classifier: {len(x_ref)} reference, {len(x_gen)} generated"
-        )
-
-    def stack(ir: np.ndarray, ig: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        x = np.concatenate([x_ref[ir], x_gen[ig]])
-        y = np.concatenate([np.ones(len(ir)), np.zeros(len(ig))])
-        w = np.concatenate([w_ref[ir], w_gen[ig]])
-        return x, y, w
+    x_ref, x_gen, w_ref, w_gen = _checked_inputs(x_ref, x_gen, w_ref, w_gen)
 
     device = _device(cfg.device)
-    x_tr, y_tr, w_tr = stack(tr_r, tr_g)
-    mean, scale = _weighted_standardisation(x_tr, w_tr)
-    as_t = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
-    train = tuple(as_t(a) for a in (x_tr, y_tr, w_tr))
-    has_val = len(va_r) > 0 and len(va_g) > 0
-    val = tuple(as_t(a) for a in stack(va_r, va_g)) if has_val else None
+    train, val, mean, scale = _training_tensors(
+        x_ref, x_gen, w_ref, w_gen, cfg.validation_fraction, seed, device
+    )
 
     torch.manual_seed(seed)
     net = ClassifierNet(x_ref.shape[1], cfg)
@@ -489,22 +547,9 @@ def train_classifier(
     try:
         for epoch in range(cfg.epochs):
             start = time.perf_counter()
-            net.train()
-            order = torch.randperm(n, generator=generator).to(device)
-            total, total_w = 0.0, 0.0
-            for b in range(0, n, cfg.batch_size):
-                idx = order[b : b + cfg.batch_size]
-                x, y, w = (t[idx] for t in train)
-                loss = weighted_bce(net(x), y, w)
-                if not torch.isfinite(loss):
-                    raise InputError(f"{desc}: the classifier loss became {float(loss)} at epoch {epoch + 1}")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                bw = float(w.sum())
-                total += float(loss.detach()) * bw
-                total_w += bw
-                bar.update(len(idx))
+            total, total_w = _train_epoch(
+                net, optimizer, train, generator, cfg.batch_size, device, bar, desc, epoch
+            )
             record: dict[str, Any] = {"epoch": epoch + 1, "loss": total / max(total_w, 1e-30)}
             if val is not None:
                 record["val_loss"] = _evaluate(net, val, cfg.batch_size)
