@@ -159,118 +159,124 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``train`` and ``generate`` to the top-level commands (unless present)."""
     existing = subparsers.choices
     if "train" not in existing:
-        p = subparsers.add_parser(
-            "train",
-            help="train a generator on ROOT files into a run directory (resumes when rerun)",
-            description="Train GENERATOR (see `evgen plugins --kind generator`) on event files. "
-            "Rerunning the same command after an interruption (Ctrl-C) resumes from the last checkpoint.",
-        )
-        p.add_argument("generator", metavar="GENERATOR", help="registered generator name, e.g. zjets-inn")
-        p.add_argument("--data", nargs="+", required=True, metavar="FILE", help="training ROOT files")
-        p.add_argument("-o", "--output", required=True, metavar="RUN", help="run directory to write")
-        p.add_argument(
-            "--config", metavar="CFG", help="TOML or JSON config (e.g. configs/zjets-inn-small.toml)"
-        )
-        p.add_argument("--epochs", type=_positive, help="override training.epochs")
-        p.add_argument(
-            "--batch-size",
-            type=_positive,
-            help="override training.batch_size (per process: the global batch is batch size × processes)",
-        )
-        p.add_argument("--device", help="override training.device: cpu, cuda or cuda:N")
-        p.add_argument("--seed", type=int, help="override the seed")
-        p.add_argument("--threads", type=_positive, help="override training.threads (CPU threads for torch)")
-        p.add_argument("--max-events", type=_positive, help="read at most this many events")
-        p.add_argument(
-            "--bootstrap",
-            type=_non_negative,
-            metavar="SEED",
-            help="train on a bootstrap resample of the events (with replacement, fixed by SEED): "
-            "one member of a bootstrap ensemble (evgen binn bands RUN1 RUN2 ...)",
-        )
-        p.add_argument("--tree", help="override data.tree (TTree name, default Events)")
-        p.add_argument(
-            "--branch-map",
-            metavar="JSON",
-            help="JSON file mapping fields to branches for non-NanoAOD trees (overrides data.layout), e.g. "
-            '{"Muon": {"pt": "mu_pt", ..., "mass": 0.1057}, "Jet": {...}, "weight": "w"}',
-        )
-        p.add_argument(
-            "--drop-invalid",
-            action="store_true",
-            help="drop events without 2 muons and 1-3 jets (reporting how many) instead of failing",
-        )
-        p.add_argument("--no-progress", action="store_true", help="no progress bars")
-        p.add_argument(
-            "--nproc",
-            type=_positive,
-            metavar="N",
-            help="train data-parallel on N processes of this machine (one per GPU with --device cuda; "
-            "gloo on CPUs) by starting torchrun; same as `torchrun --nproc-per-node=N -m evgen train ...`",
-        )
-        p.set_defaults(func=cmd_train)
+        _add_train(subparsers)
     if "generate" not in existing:
-        p = subparsers.add_parser(
-            "generate",
-            help="generate events from a run directory into a ROOT file, in chunks",
-            description="Sample N events from the generator in RUN and stream them to a ROOT file, "
-            "a TTree or an RNTuple (NanoAOD-style branches plus genWeight; the run's provenance goes "
-            "into the file metadata). Temporary files that killed runs left for the same output are removed.",
-        )
-        p.add_argument("run", metavar="RUN", help="run directory written by `evgen train`")
-        p.add_argument(
-            "-n", type=_positive, required=True, metavar="N", help="number of events (e.g. 1000000 or 1e6)"
-        )
-        p.add_argument(
-            "-o",
-            "--output",
-            required=True,
-            metavar="OUT.root",
-            help="output ROOT file (a directory with --shards and no --shard-index)",
-        )
-        p.add_argument(
-            "--chunk-size", type=_positive, default=100_000, help="events per chunk (memory bound)"
-        )
-        p.add_argument("--seed", type=int, help="random seed (recorded in the file; random when omitted)")
-        p.add_argument(
-            "--no-magic",
-            action="store_true",
-            help="skip the inverse magic weights of Eq. (9): unit weights, the smoothed density the network learned",
-        )
-        p.add_argument("--no-progress", action="store_true", help="no progress bar")
-        p.add_argument(
-            "--shards",
-            type=_positive,
-            metavar="K",
-            help="split the production of N events into K files: with --shard-index, -o is that shard's file; "
-            "without, -o is a directory that gets all K files plus fileset.json (uproot.dask) and "
-            "fileset.coffea.json (coffea); rerunning it completes an interrupted production",
-        )
-        p.add_argument(
-            "--shard-index",
-            type=_non_negative,
-            metavar="I",
-            help="write only shard I (0…K-1): events 1 + I·⌈N/K⌉ onwards, luminosityBlock I+1, "
-            "its own seed stream spawned from --seed (required) and I",
-        )
-        p.add_argument(
-            "--jobs",
-            type=_positive,
-            default=1,
-            help="with --shards (no --shard-index): run this many shards at once, one process each",
-        )
-        p.add_argument(
-            "--format",
-            choices=("ttree", "rntuple"),
-            default="ttree",
-            help="ROOT container of the events: ttree (default; any ROOT version) or rntuple "
-            "(ROOT's successor to TTree, ROOT >= 6.34); same NanoAOD fields either way",
-        )
-        p.add_argument(
-            "--device",
-            default="cpu",
-            metavar="DEVICE",
-            help="where the networks sample: cpu (default), cuda, cuda:N or auto (cuda when present); "
-            "decoding and writing stay on the CPU, overlapped with GPU sampling",
-        )
-        p.set_defaults(func=cmd_generate)
+        _add_generate(subparsers)
+
+
+def _add_train(subparsers: argparse._SubParsersAction) -> None:
+    """``evgen train GENERATOR --data FILE ... -o RUN``."""
+    p = subparsers.add_parser(
+        "train",
+        help="train a generator on ROOT files into a run directory (resumes when rerun)",
+        description="Train GENERATOR (see `evgen plugins --kind generator`) on event files. "
+        "Rerunning the same command after an interruption (Ctrl-C) resumes from the last checkpoint.",
+    )
+    p.add_argument("generator", metavar="GENERATOR", help="registered generator name, e.g. zjets-inn")
+    p.add_argument("--data", nargs="+", required=True, metavar="FILE", help="training ROOT files")
+    p.add_argument("-o", "--output", required=True, metavar="RUN", help="run directory to write")
+    p.add_argument("--config", metavar="CFG", help="TOML or JSON config (e.g. configs/zjets-inn-small.toml)")
+    p.add_argument("--epochs", type=_positive, help="override training.epochs")
+    p.add_argument(
+        "--batch-size",
+        type=_positive,
+        help="override training.batch_size (per process: the global batch is batch size × processes)",
+    )
+    p.add_argument("--device", help="override training.device: cpu, cuda or cuda:N")
+    p.add_argument("--seed", type=int, help="override the seed")
+    p.add_argument("--threads", type=_positive, help="override training.threads (CPU threads for torch)")
+    p.add_argument("--max-events", type=_positive, help="read at most this many events")
+    p.add_argument(
+        "--bootstrap",
+        type=_non_negative,
+        metavar="SEED",
+        help="train on a bootstrap resample of the events (with replacement, fixed by SEED): "
+        "one member of a bootstrap ensemble (evgen binn bands RUN1 RUN2 ...)",
+    )
+    p.add_argument("--tree", help="override data.tree (TTree name, default Events)")
+    p.add_argument(
+        "--branch-map",
+        metavar="JSON",
+        help="JSON file mapping fields to branches for non-NanoAOD trees (overrides data.layout), e.g. "
+        '{"Muon": {"pt": "mu_pt", ..., "mass": 0.1057}, "Jet": {...}, "weight": "w"}',
+    )
+    p.add_argument(
+        "--drop-invalid",
+        action="store_true",
+        help="drop events without 2 muons and 1-3 jets (reporting how many) instead of failing",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--nproc",
+        type=_positive,
+        metavar="N",
+        help="train data-parallel on N processes of this machine (one per GPU with --device cuda; "
+        "gloo on CPUs) by starting torchrun; same as `torchrun --nproc-per-node=N -m evgen train ...`",
+    )
+    p.set_defaults(func=cmd_train)
+
+
+def _add_generate(subparsers: argparse._SubParsersAction) -> None:
+    """``evgen generate RUN -n N -o OUT.root``."""
+    p = subparsers.add_parser(
+        "generate",
+        help="generate events from a run directory into a ROOT file, in chunks",
+        description="Sample N events from the generator in RUN and stream them to a ROOT file, "
+        "a TTree or an RNTuple (NanoAOD-style branches plus genWeight; the run's provenance goes "
+        "into the file metadata). Temporary files that killed runs left for the same output are removed.",
+    )
+    p.add_argument("run", metavar="RUN", help="run directory written by `evgen train`")
+    p.add_argument(
+        "-n", type=_positive, required=True, metavar="N", help="number of events (e.g. 1000000 or 1e6)"
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT.root",
+        help="output ROOT file (a directory with --shards and no --shard-index)",
+    )
+    p.add_argument("--chunk-size", type=_positive, default=100_000, help="events per chunk (memory bound)")
+    p.add_argument("--seed", type=int, help="random seed (recorded in the file; random when omitted)")
+    p.add_argument(
+        "--no-magic",
+        action="store_true",
+        help="skip the inverse magic weights of Eq. (9): unit weights, the smoothed density the network learned",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--shards",
+        type=_positive,
+        metavar="K",
+        help="split the production of N events into K files: with --shard-index, -o is that shard's file; "
+        "without, -o is a directory that gets all K files plus fileset.json (uproot.dask) and "
+        "fileset.coffea.json (coffea); rerunning it completes an interrupted production",
+    )
+    p.add_argument(
+        "--shard-index",
+        type=_non_negative,
+        metavar="I",
+        help="write only shard I (0…K-1): events 1 + I·⌈N/K⌉ onwards, luminosityBlock I+1, "
+        "its own seed stream spawned from --seed (required) and I",
+    )
+    p.add_argument(
+        "--jobs",
+        type=_positive,
+        default=1,
+        help="with --shards (no --shard-index): run this many shards at once, one process each",
+    )
+    p.add_argument(
+        "--format",
+        choices=("ttree", "rntuple"),
+        default="ttree",
+        help="ROOT container of the events: ttree (default; any ROOT version) or rntuple "
+        "(ROOT's successor to TTree, ROOT >= 6.34); same NanoAOD fields either way",
+    )
+    p.add_argument(
+        "--device",
+        default="cpu",
+        metavar="DEVICE",
+        help="where the networks sample: cpu (default), cuda, cuda:N or auto (cuda when present); "
+        "decoding and writing stay on the CPU, overlapped with GPU sampling",
+    )
+    p.set_defaults(func=cmd_generate)
