@@ -36,6 +36,73 @@ def _chunk_seeds(seed: int, n_chunks: int) -> list[int]:
     return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n_chunks)]
 
 
+def _one_file_checks(
+    n: int, chunk_size: int, jobs: int, shards: int, shard_index: int | None, seed: int | None
+) -> Shard | None:
+    """The options of a production into one file, checked; the shard it is (None: the whole production)."""
+    if jobs != 1:
+        raise ConfigError("--jobs runs several shards at once: use it with --shards K (and no --shard-index)")
+    if n <= 0:
+        raise ConfigError(f"-n must be a positive number of events; got {n}")
+    if chunk_size <= 0:
+        raise ConfigError(f"--chunk-size must be positive; got {chunk_size}")
+    shard = None
+    if shard_index is not None:
+        if seed is None:
+            raise ConfigError(
+                "--shard-index needs --seed: every shard of a production must be generated with the same seed"
+            )
+        shard = Shard(shard_index, shards, n, seed)
+    return shard
+
+
+def _sample_options(generator: Generator, magic: bool) -> dict[str, Any]:
+    """Options for ``generator.sample``: ``magic=False`` when asked (and the generator has it)."""
+    kwargs: dict[str, Any] = {}
+    if not magic:
+        if "magic" not in inspect.signature(generator.sample).parameters:
+            raise ConfigError(f"generator {generator.name!r} has no magic transformation to switch off")
+        kwargs["magic"] = False
+    return kwargs
+
+
+def _plan(
+    run: RunDir,
+    n: int,
+    seed: int,
+    chunk_size: int,
+    magic: bool,
+    device: str,
+    format: str,
+    shard: Shard | None,
+) -> tuple[dict[str, Any], dict[str, Any], list[int], dict[str, Any]]:
+    """What to write: the generation settings, the writer's options, one seed per chunk and the
+    file's metadata (the run's config and provenance, the generation settings)."""
+    generation: dict[str, Any] = {
+        "n": n,
+        "seed": seed,
+        "chunk_size": chunk_size,
+        "magic": magic,
+        "device": device,
+        "format": format,
+    }
+    writer_options: dict[str, Any] = {"format": format}
+    if shard is None:
+        seeds = _chunk_seeds(seed, -(-n // chunk_size))
+    else:
+        seeds = shard.chunk_seeds(chunk_size)
+        generation.update(n=shard.n, shard=shard.metadata())
+        writer_options.update(first_event=shard.first_event, luminosity_block=shard.luminosity_block)
+    metadata = {
+        "generator": run.generator_name(),
+        "run_dir": str(run.path.resolve()),
+        "config": run.read_config(),
+        "provenance": run.read_provenance(),
+        "generation": generation,
+    }
+    return generation, writer_options, seeds, metadata
+
+
 def generate_from_run(
     run_dir: str | os.PathLike[str],
     n: int,
@@ -112,54 +179,19 @@ def generate_from_run(
             format=format,
             device=device,
         )
-    if jobs != 1:
-        raise ConfigError("--jobs runs several shards at once: use it with --shards K (and no --shard-index)")
-    if n <= 0:
-        raise ConfigError(f"-n must be a positive number of events; got {n}")
-    if chunk_size <= 0:
-        raise ConfigError(f"--chunk-size must be positive; got {chunk_size}")
-    shard = None
-    if shard_index is not None:
-        if seed is None:
-            raise ConfigError(
-                "--shard-index needs --seed: every shard of a production must be generated with the same seed"
-            )
-        shard = Shard(shard_index, shards, n, seed)
+    shard = _one_file_checks(n, chunk_size, jobs, shards, shard_index, seed)
     run = RunDir(run_dir)
     if generator is None:
         generator = load_generator(run.path)
     generator = generator.to(device)
-    kwargs: dict[str, Any] = {}
-    if not magic:
-        if "magic" not in inspect.signature(generator.sample).parameters:
-            raise ConfigError(f"generator {generator.name!r} has no magic transformation to switch off")
-        kwargs["magic"] = False
+    kwargs = _sample_options(generator, magic)
     if seed is None:
         import numpy as np
 
         seed = int(np.random.SeedSequence().generate_state(1)[0])
-    generation: dict[str, Any] = {
-        "n": n,
-        "seed": seed,
-        "chunk_size": chunk_size,
-        "magic": magic,
-        "device": device,
-        "format": format,
-    }
-    writer_options: dict[str, Any] = {"format": format}
-    if shard is None:
-        seeds = _chunk_seeds(seed, -(-n // chunk_size))
-    else:
-        seeds = shard.chunk_seeds(chunk_size)
-        generation.update(n=shard.n, shard=shard.metadata())
-        writer_options.update(first_event=shard.first_event, luminosity_block=shard.luminosity_block)
-    metadata = {
-        "generator": run.generator_name(),
-        "run_dir": str(run.path.resolve()),
-        "config": run.read_config(),
-        "provenance": run.read_provenance(),
-        "generation": generation,
-    }
+    generation, writer_options, seeds, metadata = _plan(
+        run, n, seed, chunk_size, magic, device, format, shard
+    )
     from evgen.generation.write import write_generated
 
     write_generated(
