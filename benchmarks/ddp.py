@@ -62,9 +62,9 @@ def _tensors(path: Path, out: Path) -> int:
 def _worker(rank: int, world: int, mode: str, args: dict, data: str, result: str, port: int) -> None:
     import torch
 
-    from evgen.distributed import process_group
     from evgen.nn import ConditionalINN
     from evgen.training import TensorSource, TrainConfig, Trainer
+    from evgen.training.distributed import process_group
 
     os.environ.update(
         RANK=str(rank),
@@ -110,7 +110,7 @@ def _worker(rank: int, world: int, mode: str, args: dict, data: str, result: str
 def _run(mode: str, world: int, args: dict, data: str) -> dict:
     import torch.multiprocessing as mp
 
-    from evgen.distributed import free_port
+    from evgen.training.distributed import free_port
 
     with tempfile.TemporaryDirectory() as tmp:
         result = str(Path(tmp) / "history.json")

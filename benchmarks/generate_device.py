@@ -81,7 +81,7 @@ def _sample(generator, events: int, chunk: int) -> float:
 
 
 def _generate(run: Path, generator, device: str, events: int, chunk: int, fmt: str, overlap: bool) -> float:
-    from evgen.run_dir import generate_from_run
+    from evgen.generation.produce import generate_from_run
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -104,7 +104,7 @@ def main() -> None:
     import torch
 
     from evgen.devices import resolve_device_name
-    from evgen.run_dir import load_generator
+    from evgen.generation.run_dir import load_generator
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto")

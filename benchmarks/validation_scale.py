@@ -6,8 +6,8 @@ Usage::
 
 Writes ``--files`` files holding ``--events`` events in total (resampled from the
 shipped sample) as the "generated" sample, validates them against the shipped
-sample with ``evgen.validation.validate`` (everything in memory) and with
-``evgen.validation_dask.validate_dask`` on a local cluster of 2 worker processes,
+sample with ``evgen.validation.compare.validate`` (everything in memory) and with
+``evgen.validation.dask_backend.validate_dask`` on a local cluster of 2 worker processes,
 each in a fresh subprocess, and prints wall time and peak memory (VmHWM of the
 process, plus each dask worker's) for both, and the ratio.
 """
@@ -35,11 +35,11 @@ t0 = time.perf_counter()
 workers = []
 if mode == "memory":
     from evgen.io import read_events
-    from evgen.validation import validate
+    from evgen.validation.compare import validate
     s = validate(read_events(ref), read_events(gen), plots=False)
 else:
     from distributed import Client, LocalCluster
-    from evgen.validation_dask import validate_dask
+    from evgen.validation.dask_backend import validate_dask
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
         s = validate_dask([ref], gen, plots=False, scheduler=cluster.scheduler_address, step_size=int(step))
         workers = list(client.run(hwm).values())

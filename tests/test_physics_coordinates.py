@@ -11,7 +11,7 @@ import vector
 from evgen import plugins
 from evgen.events import n_jets
 from evgen.io import read_events
-from evgen.observables import dimuon_mass, sum_pt
+from evgen.physics.observables import dimuon_mass, sum_pt
 from evgen.preprocessing import ZJetsPreprocessing
 from evgen.preprocessing.resonance import (
     DECAY_FRAMES,

@@ -3,7 +3,7 @@
 The toys of *GANplifying event samples* (arXiv:2008.06545, Eq. 1, 3, 4) and the
 Gaussian of Matchev et al. (arXiv:2002.06307, Appendix A, Eq. 25). Each toy knows
 its exact density, a map to coordinates in which that density factorises and the
-marginal CDF of every such coordinate, so quantile metrics (:mod:`evgen.quantiles`)
+marginal CDF of every such coordinate, so quantile metrics (:mod:`evgen.statistics.quantiles`)
 can use true equal-probability cells.
 
 Radial toys (ring, shell) have the folded-Gaussian radial density of Eq. 3/4,

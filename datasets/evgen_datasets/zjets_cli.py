@@ -22,7 +22,7 @@ def summarize_sample(path: str | Path) -> dict[str, float]:
     """
     from evgen.events import n_jets
     from evgen.io import iterate_events
-    from evgen.observables import dimuon_mass
+    from evgen.physics.observables import dimuon_mass
 
     counts = np.zeros(4, dtype=np.int64)
     in_window = 0

@@ -208,7 +208,7 @@ def save_state(path: str | Path, spec: Mapping[str, Any], arrays: Mapping[str, n
     """Write ``spec`` to ``path.json`` and ``arrays`` to ``path.safetensors`` (no pickle)."""
     from safetensors.numpy import save_file
 
-    from evgen.run_dir import atomic_write
+    from evgen.files import atomic_write
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

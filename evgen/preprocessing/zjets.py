@@ -70,7 +70,7 @@ def feature_pair_delta_r(x: np.ndarray, names: Sequence[str], n_jets: int) -> np
 
     A jet without a ``jk_dphi`` column is the azimuth reference (φ = 0).
     """
-    from evgen.magic import jet_pair_delta_r
+    from evgen.physics.magic import jet_pair_delta_r
 
     eta = x[:, [names.index(f"j{k}_eta") for k in range(1, n_jets + 1)]]
     phi = np.stack(

@@ -3,9 +3,11 @@
 * :mod:`evgen.studies.matchev`: the "perfect GAN" Gaussian toy of Matchev et al.,
   Appendix A (``evgen study matchev``);
 * :mod:`evgen.studies.ganplify`: amplification of the toy GAN (``evgen study ganplify``);
-* :mod:`evgen.studies.reporting`: JSON + Markdown reports and PNG + PDF figures.
+* :mod:`evgen.studies.amplification`: predicted vs measured amplification (``evgen study amplification``).
 
-Sub-modules are imported where used, so importing this package stays light.
+Their reports and figures are written by :mod:`evgen.validation.records`; their commands
+live in :mod:`evgen.cli.studies`. Sub-modules are imported where used, so importing this
+package stays light.
 """
 
 from __future__ import annotations

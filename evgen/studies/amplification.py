@@ -18,7 +18,7 @@ each of ``trainings`` independent training samples of ``n_train`` events:
   equal-probability cells; the generated histogram is the mean over draws
   (Eq. 18) and its predicted error per cell
   :math:`\sigma^2 = \sigma_\mathrm{pred}^2(1 + 1/K) + \sigma_\mathrm{stoch}^2/K`
-  (Eq. 19-21, :mod:`evgen.uncertainty`; the :math:`1/K` terms are the finite number of draws);
+  (Eq. 19-21, :mod:`evgen.statistics.uncertainty`; the :math:`1/K` terms are the finite number of draws);
 * a second method, ``ensemble`` deterministic INNs trained on bootstrap resamples of
   the training sample: the spread over members is :math:`\sigma_\mathrm{pred}`;
 * for contrast, a deep ensemble: ``ensemble`` deterministic INNs trained on the *same*
@@ -29,13 +29,13 @@ each of ``trainings`` independent training samples of ``n_train`` events:
 * the training sample itself with its binomial error, as a calibration check.
 
 Validation pools the pulls :math:`(g_j - 1/N)/\sigma_j` over cells and trainings
-(:mod:`evgen.coverage`). An error estimated from :math:`K` draws or members is itself
+(:mod:`evgen.statistics.coverage`). An error estimated from :math:`K` draws or members is itself
 uncertain, so the 68 % and 95 % intervals of the BINN and the ensembles are Student-t
 intervals with :math:`K - 1` degrees of freedom (for :math:`K = 8`: ±1.08σ and ±2.36σ). The predicted amplification is
 :math:`A_\mathrm{pred} = \sum_j g_j(1-g_j) / (n_\mathrm{train}\sum_j\sigma_j^2)`: the
 number of true events whose multinomial errors equal the predicted ones, over
 :math:`n_\mathrm{train}`. It is compared with the measured amplification from the
-quantile MSE against the truth (:mod:`evgen.amplification`; the equal-probability
+quantile MSE against the truth (:mod:`evgen.statistics.amplification`; the equal-probability
 cells are the same, and the prediction uses them only as bin edges).
 
 Trained models are not kept; each training's histograms are stored under
@@ -44,7 +44,6 @@ Trained models are not kept; each training's histograms are stored under
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -53,7 +52,6 @@ from typing import Any
 
 import numpy as np
 
-from evgen.cli_types import positive_int as _positive_int
 from evgen.errors import ConfigError, InputError
 from evgen.interfaces import Measurement, ToyDataset
 
@@ -64,7 +62,6 @@ __all__ = [
     "predicted_errors",
     "run_amplification",
     "plot_amplification",
-    "add_amplification_command",
 ]
 
 #: The uncertainty predictions compared, in report order.
@@ -104,7 +101,7 @@ ENSEMBLE_DEFAULTS: dict[str, Any] = {
 
 
 def _cell_counts(toy: ToyDataset, points: np.ndarray, n_per_axis: Sequence[int]) -> np.ndarray:
-    from evgen.quantiles import quantile_fractions
+    from evgen.statistics.quantiles import quantile_fractions
 
     return quantile_fractions(toy, points, n_per_axis).ravel() * len(points)
 
@@ -184,7 +181,7 @@ def predicted_errors(
     ``naive``: the BINN histogram with the errors of ``K * n_generated`` sampled events;
     ``training``: the training histogram with its binomial errors.
     """
-    from evgen.uncertainty import band_from_counts
+    from evgen.statistics.uncertainty import band_from_counts
 
     out: dict[str, dict[str, Any]] = {}
     for method in PREDICTING:
@@ -217,6 +214,172 @@ def predicted_errors(
 def _predicted_amplification(fractions: np.ndarray, sigma: np.ndarray, n_train: int) -> float:
     denominator = n_train * float(np.sum(sigma**2))
     return float(np.sum(fractions * (1 - fractions))) / denominator if denominator > 0 else math.inf
+
+
+def _histograms_of_trainings(
+    dataset: ToyDataset,
+    config: Mapping[str, Any],
+    store: Path | None,
+    key: str,
+    seeds: Sequence[np.random.SeedSequence],
+    *,
+    resume: bool,
+    progress: bool,
+) -> list[dict[str, np.ndarray]]:
+    """Per training: draw its sample, train and histogram every method (:func:`train_and_histogram`);
+    stored in ``store`` under ``key`` and reused when ``resume`` finds the same key."""
+    from tqdm.auto import tqdm
+
+    all_counts: list[dict[str, np.ndarray]] = []
+    n_train, n_per_axis = config["n_train"], tuple(config["n_per_axis"])
+    for r in tqdm(
+        range(config["trainings"]), desc="amplification trainings", unit="training", disable=not progress
+    ):
+        path = None if store is None else store / f"training_{r:03d}.npz"
+        if resume and path is not None and path.exists():
+            with np.load(path) as saved:
+                if str(saved["key"]) == key:
+                    all_counts.append({k: saved[k] for k in saved.files if k != "key"})
+                    continue
+        rng = np.random.default_rng(seeds[r])
+        sample = dataset.sample(n_train, rng)
+        counts = train_and_histogram(
+            dataset,
+            sample,
+            n_per_axis,
+            draws=config["draws"],
+            ensemble=config["ensemble"],
+            n_generated=config["n_generated"],
+            binn_config=config["binn_config"],
+            ensemble_config=config["ensemble_config"],
+            seed=int(seeds[r].generate_state(1)[0] % (2**31)),
+        )
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.stem}.tmp.npz")
+            np.savez(tmp, key=np.array(key), **counts)
+            tmp.replace(path)
+        all_counts.append(counts)
+    return all_counts
+
+
+def _compare_with_truth(
+    all_counts: Sequence[Mapping[str, np.ndarray]], n_generated: int, n_train: int, n_cells: int
+) -> tuple[
+    list[str],
+    list[str],
+    list[dict[str, Any]],
+    list[dict[str, Any]],
+    dict[str, list[np.ndarray]],
+    dict[str, list[float]],
+    dict[str, list[np.ndarray]],
+    dict[str, float],
+]:
+    """Per training: each method's predicted errors, pulls against the truth, quantile MSE and
+    predicted vs measured amplification (one row per training)."""
+    from evgen.statistics.amplification import equivalent_sample_size
+    from evgen.statistics.coverage import pulls
+    from evgen.statistics.quantiles import quantile_mse
+
+    truth = np.full(n_cells, 1.0 / n_cells)
+    per_method_pulls: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
+    rows: list[dict[str, Any]] = []
+    methods = [m for m in METHODS if m in all_counts[0] or m == "naive"]
+    predicting = [m for m in PREDICTING if m in methods]
+    mse: dict[str, list[float]] = {m: [] for m in predicting}
+    ratios: dict[str, list[np.ndarray]] = {m: [] for m in predicting}
+    dof: dict[str, float] = {}
+    predictions = []
+    for r, counts in enumerate(all_counts):
+        pred = predicted_errors(counts, n_generated, n_train)
+        predictions.append(pred)
+        row: dict[str, Any] = {"training": r}
+        for m in methods:
+            p = pulls(pred[m]["fractions"], truth, pred[m]["sigma"])
+            per_method_pulls[m].append(p)
+            dof[m] = pred[m]["dof"]
+        for m in predicting:
+            f, s = pred[m]["fractions"], pred[m]["sigma"]
+            mse[m].append(quantile_mse(f))
+            sigma_train = pred["training"]["sigma"]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratios[m].append(s / sigma_train)
+            row[f"{m}_amplification_predicted"] = _predicted_amplification(f, s, n_train)
+            row[f"{m}_amplification_measured"] = float(equivalent_sample_size(mse[m][-1], n_cells)) / n_train
+            row[f"{m}_chi2"] = float(np.nansum(per_method_pulls[m][-1] ** 2))
+        row["training_chi2"] = float(np.nansum(per_method_pulls["training"][-1] ** 2))
+        rows.append(row)
+    return methods, predicting, predictions, rows, per_method_pulls, mse, ratios, dof
+
+
+def _demonstration(
+    predicting: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    mse: Mapping[str, list[float]],
+    ratios: Mapping[str, list[np.ndarray]],
+    n_cells: int,
+    n_train: int,
+) -> dict[str, Any]:
+    """Per predicting method: predicted vs measured amplification over all trainings."""
+    from evgen.statistics.amplification import amplification_summary
+
+    demonstration: dict[str, Any] = {}
+    for m in predicting:
+        predicted = np.array([row[f"{m}_amplification_predicted"] for row in rows])
+        measured = amplification_summary(np.array(mse[m]), n_cells, n_train)
+        ratio = np.concatenate(ratios[m])
+        a_pred = _mean_spread(predicted)
+        a_meas = Measurement(measured["amplification"], measured["amplification_error_of_mean"])
+        combined = math.hypot(a_pred.error, a_meas.error)
+        demonstration[m] = {
+            "amplification_predicted": a_pred,
+            "amplification_measured": a_meas,
+            "predicted_minus_measured_in_sigma": (a_pred.value - a_meas.value) / combined
+            if combined > 0
+            else math.nan,
+            "predicted_within_measured_error": bool(abs(a_pred.value - a_meas.value) <= a_meas.error),
+            "amplification_measured_spread": measured["amplification_spread"],
+            "median_sigma_over_training_error": float(np.nanmedian(ratio)),
+            "predicted_better_than_training": bool(np.nanmedian(ratio) < 1.0),
+        }
+    return demonstration
+
+
+def _write_amplification(
+    output_dir: Path,
+    result: dict[str, Any],
+    all_counts: Sequence[Mapping[str, np.ndarray]],
+    predictions: Sequence[Mapping[str, Any]],
+    dataset: ToyDataset,
+    *,
+    plot: bool,
+) -> list[str]:
+    """Write the figures (with ``plot``) and the JSON + Markdown report; return the file names."""
+    from evgen.validation.records import write_report
+
+    config = result["config"]
+    files: list[str] = []
+    if plot:
+        files += [p.name for p in plot_amplification(output_dir, result, all_counts, predictions, dataset)]
+    paths = write_report(
+        output_dir,
+        "amplification",
+        result,
+        title=f"Predicted and validated amplification on the {config['toy']} toy (Matchev et al. Sec. 6)",
+        description=(
+            f"{config['trainings']} independent trainings on {config['n_train']} true events each; {config['n_cells']} equal-probability "
+            f"cells. BINN: {config['draws']} weight draws x {config['n_generated']} events; bootstrap: {config['ensemble']} deterministic "
+            f"INNs on resampled training sets; ensemble: {config['ensemble']} deterministic INNs on the same training "
+            "set with other seeds (a deep ensemble); naive: generated events treated as data; training: the "
+            "training sample with its binomial errors. Pulls (generated - truth)/sigma_predicted are pooled "
+            "over cells and trainings (cells of one histogram are correlated, so binomial errors on the "
+            "coverage are approximate); intervals of the BINN and the ensembles are Student-t with K - 1 "
+            "degrees of freedom. Predicted amplification: sum g(1-g) / (n_train sum sigma^2); "
+            "measured: quantile MSE against the truth (evgen.statistics.amplification)."
+        ),
+    )
+    files += [p.name for p in paths.values()]
+    return files
 
 
 def run_amplification(
@@ -275,12 +438,8 @@ def run_amplification(
         ``config``, ``validation`` (per method: pull mean/width, χ², coverage of 68 % and 95 %),
         ``demonstration`` (predicted vs measured amplification), ``per_training`` rows, ``files``.
     """
-    from tqdm.auto import tqdm
-
-    from evgen.amplification import amplification_summary, equivalent_sample_size
-    from evgen.coverage import pulls, summarize_pulls
     from evgen.plugins import get_dataset
-    from evgen.quantiles import quantile_mse
+    from evgen.statistics.coverage import summarize_pulls
     from evgen.training.config import deep_merge
 
     dataset = get_dataset(toy)
@@ -320,88 +479,20 @@ def run_amplification(
     key = json.dumps({k: v for k, v in config.items() if k != "trainings"}, sort_keys=True)
     seeds = np.random.SeedSequence(seed).spawn(trainings)
 
-    all_counts: list[dict[str, np.ndarray]] = []
-    for r in tqdm(range(trainings), desc="amplification trainings", unit="training", disable=not progress):
-        path = None if store is None else store / f"training_{r:03d}.npz"
-        if resume and path is not None and path.exists():
-            with np.load(path) as saved:
-                if str(saved["key"]) == key:
-                    all_counts.append({k: saved[k] for k in saved.files if k != "key"})
-                    continue
-        rng = np.random.default_rng(seeds[r])
-        sample = dataset.sample(n_train, rng)
-        counts = train_and_histogram(
-            dataset,
-            sample,
-            n_per_axis,
-            draws=draws,
-            ensemble=ensemble,
-            n_generated=n_generated,
-            binn_config=binn_cfg,
-            ensemble_config=ens_cfg,
-            seed=int(seeds[r].generate_state(1)[0] % (2**31)),
-        )
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.stem}.tmp.npz")
-            np.savez(tmp, key=np.array(key), **counts)
-            tmp.replace(path)
-        all_counts.append(counts)
+    all_counts = _histograms_of_trainings(
+        dataset, config, store, key, seeds, resume=resume, progress=progress
+    )
 
-    truth = np.full(n_cells, 1.0 / n_cells)
-    per_method_pulls: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
-    rows: list[dict[str, Any]] = []
-    methods = [m for m in METHODS if m in all_counts[0] or m == "naive"]
-    predicting = [m for m in PREDICTING if m in methods]
-    mse: dict[str, list[float]] = {m: [] for m in predicting}
-    ratios: dict[str, list[np.ndarray]] = {m: [] for m in predicting}
-    dof: dict[str, float] = {}
-    predictions = []
-    for r, counts in enumerate(all_counts):
-        pred = predicted_errors(counts, n_generated, n_train)
-        predictions.append(pred)
-        row: dict[str, Any] = {"training": r}
-        for m in methods:
-            p = pulls(pred[m]["fractions"], truth, pred[m]["sigma"])
-            per_method_pulls[m].append(p)
-            dof[m] = pred[m]["dof"]
-        for m in predicting:
-            f, s = pred[m]["fractions"], pred[m]["sigma"]
-            mse[m].append(quantile_mse(f))
-            sigma_train = pred["training"]["sigma"]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratios[m].append(s / sigma_train)
-            row[f"{m}_amplification_predicted"] = _predicted_amplification(f, s, n_train)
-            row[f"{m}_amplification_measured"] = float(equivalent_sample_size(mse[m][-1], n_cells)) / n_train
-            row[f"{m}_chi2"] = float(np.nansum(per_method_pulls[m][-1] ** 2))
-        row["training_chi2"] = float(np.nansum(per_method_pulls["training"][-1] ** 2))
-        rows.append(row)
-
-    validation = {}
-    for m in methods:
-        summary = summarize_pulls(
+    methods, predicting, predictions, rows, per_method_pulls, mse, ratios, dof = _compare_with_truth(
+        all_counts, n_generated, n_train, n_cells
+    )
+    validation = {
+        m: summarize_pulls(
             np.concatenate(per_method_pulls[m]), constraints=len(all_counts), dof=dof[m]
-        )
-        validation[m] = summary.to_dict()
-    demonstration: dict[str, Any] = {}
-    for m in predicting:
-        predicted = np.array([row[f"{m}_amplification_predicted"] for row in rows])
-        measured = amplification_summary(np.array(mse[m]), n_cells, n_train)
-        ratio = np.concatenate(ratios[m])
-        a_pred = _mean_spread(predicted)
-        a_meas = Measurement(measured["amplification"], measured["amplification_error_of_mean"])
-        combined = math.hypot(a_pred.error, a_meas.error)
-        demonstration[m] = {
-            "amplification_predicted": a_pred,
-            "amplification_measured": a_meas,
-            "predicted_minus_measured_in_sigma": (a_pred.value - a_meas.value) / combined
-            if combined > 0
-            else math.nan,
-            "predicted_within_measured_error": bool(abs(a_pred.value - a_meas.value) <= a_meas.error),
-            "amplification_measured_spread": measured["amplification_spread"],
-            "median_sigma_over_training_error": float(np.nanmedian(ratio)),
-            "predicted_better_than_training": bool(np.nanmedian(ratio) < 1.0),
-        }
+        ).to_dict()
+        for m in methods
+    }
+    demonstration = _demonstration(predicting, rows, mse, ratios, n_cells, n_train)
     result: dict[str, Any] = {
         "config": config,
         "validation": validation,
@@ -410,31 +501,7 @@ def run_amplification(
     }
     files: list[str] = []
     if output_dir is not None:
-        from evgen.studies.reporting import write_report
-
-        output_dir = Path(output_dir)
-        if plot:
-            files += [
-                p.name for p in plot_amplification(output_dir, result, all_counts, predictions, dataset)
-            ]
-        paths = write_report(
-            output_dir,
-            "amplification",
-            result,
-            title=f"Predicted and validated amplification on the {toy} toy (Matchev et al. Sec. 6)",
-            description=(
-                f"{trainings} independent trainings on {n_train} true events each; {n_cells} equal-probability "
-                f"cells. BINN: {draws} weight draws x {n_generated} events; bootstrap: {ensemble} deterministic "
-                f"INNs on resampled training sets; ensemble: {ensemble} deterministic INNs on the same training "
-                "set with other seeds (a deep ensemble); naive: generated events treated as data; training: the "
-                "training sample with its binomial errors. Pulls (generated - truth)/sigma_predicted are pooled "
-                "over cells and trainings (cells of one histogram are correlated, so binomial errors on the "
-                "coverage are approximate); intervals of the BINN and the ensembles are Student-t with K - 1 "
-                "degrees of freedom. Predicted amplification: sum g(1-g) / (n_train sum sigma^2); "
-                "measured: quantile MSE against the truth (evgen.amplification)."
-            ),
-        )
-        files += [p.name for p in paths.values()]
+        files = _write_amplification(Path(output_dir), result, all_counts, predictions, dataset, plot=plot)
     result["files"] = files
     return result
 
@@ -459,8 +526,8 @@ def plot_amplification(
     import matplotlib.pyplot as plt
     import mplhep as hep
 
-    from evgen.studies.reporting import save_figure
-    from evgen.uncertainty import band_from_counts
+    from evgen.statistics.uncertainty import band_from_counts
+    from evgen.validation.records import save_figure
 
     cfg = result["config"]
     n_cells, n_train, n_gen = cfg["n_cells"], cfg["n_train"], cfg["n_generated"]
@@ -553,100 +620,3 @@ def plot_amplification(
         ax.legend(fontsize=12)
         paths += save_figure(fig, output_dir, "amplification_predicted_vs_measured")
     return paths
-
-
-def _cmd_amplification(args: argparse.Namespace) -> int:
-    settings: dict[str, Any] = dict(QUICK) if args.quick else {}
-    for name in ("n_train", "trainings", "draws", "ensemble", "n_generated"):
-        value = getattr(args, name)
-        if value is not None:
-            settings[name] = value
-    binn_config = dict(settings.pop("binn_config", {}))
-    ensemble_config = dict(settings.pop("ensemble_config", {}))
-    if args.epochs is not None:
-        binn_config = {**binn_config, "training": {**binn_config.get("training", {}), "epochs": args.epochs}}
-    if args.ensemble_epochs is not None:
-        ensemble_config = {
-            **ensemble_config,
-            "training": {**ensemble_config.get("training", {}), "epochs": args.ensemble_epochs},
-        }
-    for option, target in ((args.binn_option, binn_config), (args.ensemble_option, ensemble_config)):
-        for item in option or []:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise ConfigError(f"expected KEY=VALUE (e.g. net.hidden=32); got {item!r}")
-            from evgen.training.config import set_dotted
-
-            try:
-                parsed = json.loads(value)
-            except json.JSONDecodeError:
-                parsed = value
-            set_dotted(target, key, parsed)
-    result = run_amplification(
-        args.output,
-        toy=args.toy,
-        n_per_axis=args.cells,
-        binn_config=binn_config,
-        ensemble_config=ensemble_config,
-        seed=args.seed,
-        plot=not args.no_plots,
-        resume=not args.no_resume,
-        progress=True,
-        **settings,
-    )
-    print(f"{'method':>10}  {'pull width':>12}  {'coverage 68%':>14}  {'coverage 95%':>14}  chi2/ndf")
-    for m, v in result["validation"].items():
-        print(
-            f"{m:>10}  {format(v['pull_width'], '.3f'):>12}  {format(v['coverage_68'], '.3f'):>14}"
-            f"  {format(v['coverage_95'], '.3f'):>14}  {v['chi2_per_ndf']:.2f}"
-        )
-    for m, d in result["demonstration"].items():
-        print(
-            f"{m}: predicted amplification {format(d['amplification_predicted'], '.3g')}, "
-            f"measured {format(d['amplification_measured'], '.3g')}"
-        )
-    print(f"report: {Path(args.output) / 'amplification.md'}")
-    return 0
-
-
-def add_amplification_command(groups: dict[str, argparse._SubParsersAction]) -> None:
-    """Add ``evgen study amplification -o DIR [--toy camel] [--n-train N] [--trainings R] [--quick] ...``."""
-    p = groups["study"].add_parser(
-        "amplification",
-        help="Matchev et al. Sec. 6 on a toy: predict (BINN, bootstrap), validate (pulls, coverage), "
-        "demonstrate (predicted vs measured amplification)",
-        description=run_amplification.__doc__.split("\n")[0] if run_amplification.__doc__ else None,
-    )
-    p.add_argument(
-        "-o", "--output", required=True, help="output directory (report, figures, per-training results)"
-    )
-    p.add_argument("--toy", default="camel", help="registered toy (camel)")
-    p.add_argument("--n-train", type=_positive_int, help="training events per training (1000)")
-    p.add_argument("--trainings", type=_positive_int, help="independent trainings (10)")
-    p.add_argument("--draws", type=_positive_int, help="BINN weight draws (30)")
-    p.add_argument(
-        "--ensemble", type=_positive_int, help="members of the bootstrap and of the deep ensemble (8)"
-    )
-    p.add_argument("--n-generated", type=_positive_int, help="events per draw or member (100000)")
-    p.add_argument(
-        "--cells", type=_positive_int, nargs="+", help="equal-probability cells per truth axis (20 in 1D)"
-    )
-    p.add_argument("--epochs", type=_positive_int, help="BINN training epochs (600)")
-    p.add_argument("--ensemble-epochs", type=_positive_int, help="bootstrap-member training epochs (300)")
-    p.add_argument(
-        "--binn-option",
-        action="append",
-        metavar="KEY=VALUE",
-        help="toy-binn option (JSON value), e.g. prior_std=0.5",
-    )
-    p.add_argument(
-        "--ensemble-option",
-        action="append",
-        metavar="KEY=VALUE",
-        help="bootstrap-member option, e.g. net.hidden=32",
-    )
-    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    p.add_argument("--quick", action="store_true", help="a small CPU smoke run (about a minute)")
-    p.add_argument("--no-resume", action="store_true", help="recompute trainings even if stored")
-    p.add_argument("--no-plots", action="store_true", help="write only the JSON and Markdown report")
-    p.set_defaults(func=_cmd_amplification)

@@ -5,17 +5,17 @@ with exact truth (camel back d = 1, Eq. 1; ring d = 2, Eq. 3; 5D shell, Eq. 4):
 
 1. draw E independent training samples of ``n_train`` events and train E
    generators on them (for ``toy-gan`` one batched ensemble);
-2. measure the quantile MSE (Eq. 2, :mod:`evgen.quantiles`) of
+2. measure the quantile MSE (Eq. 2, :mod:`evgen.statistics.quantiles`) of
 
    * truly sampled events, ``n_train`` x (1, 2, 3, 5, 10), each with a band (standard
      deviation) from independent samples, drawn as horizontal lines;
    * the 5-parameter two-Gaussian fit to each training sample (1D only; exact from
-     the fit's CDF, :mod:`evgen.fits`);
+     the fit's CDF, :mod:`evgen.statistics.fits`);
    * each generator's output against the number of generated events, with a band
      over the E trainings;
 
 3. turn the MSE of the generated events into an equivalent number of sampled events
-   and the amplification factor (:mod:`evgen.amplification`): at the largest number
+   and the amplification factor (:mod:`evgen.statistics.amplification`): at the largest number
    of generated events (the paper's "10,000 GANned events are worth ...") and from the
    saturation fit :math:`\\mathrm{MSE}(n) = \\mathrm{MSE}_\\infty + c/n` to the mean curve.
 
@@ -32,7 +32,6 @@ generator comes from the plugin registry.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -42,7 +41,6 @@ from typing import Any
 
 import numpy as np
 
-from evgen.cli_types import positive_int as _positive_int
 from evgen.errors import ConfigError, InputError
 from evgen.interfaces import Measurement, ToyDataset
 
@@ -52,7 +50,6 @@ __all__ = [
     "default_quantiles",
     "run_ganplify",
     "plot_ganplify",
-    "add_ganplify_command",
 ]
 
 #: The toy of each dimension (registry names).
@@ -123,7 +120,7 @@ def _cdf_values(toy: ToyDataset, points: np.ndarray) -> np.ndarray:
 
 
 def _mse(cube: _CdfCube, u: np.ndarray, spec: QuantileSpec) -> float:
-    from evgen.quantiles import quantile_fractions, quantile_mse
+    from evgen.statistics.quantiles import quantile_fractions, quantile_mse
 
     return quantile_mse(quantile_fractions(cube, u, spec.n_per_axis, spec.axes))
 
@@ -190,6 +187,160 @@ class _GeneratorLoop:
 
 
 # -- the study ------------------------------------------------------------------------------
+def _measure_quantiles(
+    spec: QuantileSpec,
+    cube: _CdfCube,
+    u_gen: Sequence[np.ndarray],
+    u_train: Sequence[np.ndarray],
+    u_ref: Mapping[int, Sequence[np.ndarray]],
+    n_generated: Sequence[int],
+    n_train: int,
+    trainings: int,
+    toy: ToyDataset,
+    fits: Sequence[Any] | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One quantile choice: its row of the table (MSEs, equivalent events, amplification) and its
+    curve (MSE vs generated events, with the truly sampled reference and the fit)."""
+    from evgen.statistics.amplification import (
+        amplification_factor,
+        amplification_summary,
+        equivalent_sample_size,
+        saturation_fit,
+    )
+    from evgen.statistics.quantiles import expected_quantile_mse
+
+    sample_sizes = list(u_ref)
+    n_arr = np.asarray(n_generated, dtype=np.float64)
+    n_cells = spec.n_cells
+    gan = np.array([[_mse(cube, u[:n], spec) for n in n_generated] for u in u_gen])  # [E, n_gen]
+    gan_mean, gan_std = gan.mean(axis=0), gan.std(axis=0, ddof=1)
+    train_mse = np.array([_mse(cube, u, spec) for u in u_train])
+    ref = {n: _band([_mse(cube, u, spec) for u in u_ref[n]]) for n in sample_sizes}
+    curve: dict[str, Any] = {
+        "n_cells": n_cells,
+        "n_generated": n_generated,
+        "gan_mean": gan_mean,
+        "gan_std": gan_std,
+        "sampled": [
+            {"n": n, "mse": ref[n], "expected": expected_quantile_mse(n, n_cells)} for n in sample_sizes
+        ],
+    }
+    row: dict[str, Any] = {
+        "quantiles": spec.name,
+        "cells": n_cells,
+        "mse_training_sample": _band(train_mse),
+        "expected_mse_training_sample": expected_quantile_mse(n_train, n_cells),
+    }
+    if fits is not None:
+        from evgen.statistics.fits import fit_quantile_mse
+
+        fit_mse = np.array([fit_quantile_mse(f, toy, spec.n_per_axis[0]) for f in fits])
+        curve["fit"] = _band(fit_mse)
+        row["mse_fit"] = _band(fit_mse)
+        fit_amp = amplification_factor(fit_mse, n_cells, n_train)
+        row["equivalent_events_fit"] = Measurement(fit_amp.value * n_train, fit_amp.error * n_train)
+        row["amplification_fit"] = fit_amp
+    at_max = gan[:, -1]
+    gan_amp = amplification_factor(at_max, n_cells, n_train)
+    row[f"mse_gan_at_{n_generated[-1]}"] = _band(at_max)
+    row["equivalent_events_gan"] = Measurement(gan_amp.value * n_train, gan_amp.error * n_train)
+    row["amplification_gan"] = gan_amp
+    row["amplification_gan_error_of_mean"] = gan_amp.error / math.sqrt(trainings)
+    summary = amplification_summary(at_max, n_cells, n_train)
+    row["amplification_gan_median"] = summary["amplification_median"]
+    if len(n_generated) >= 2:
+        asymptotes = np.array([saturation_fit(n_arr, curve_e, n_cells=n_cells).mse_inf for curve_e in gan])
+        asym = _band(asymptotes)
+        curve["asymptotic_mse"] = asym
+        row["gan_asymptotic_mse"] = asym
+        row["amplification_gan_asymptotic"] = None  # no finite value when saturation is not reached
+        if asym.value > 0:
+            n_eq = float(equivalent_sample_size(asym.value, n_cells))
+            row["amplification_gan_asymptotic"] = Measurement(
+                n_eq / n_train, n_eq / n_train * asym.error / asym.value
+            )
+    return row, curve
+
+
+def _check_settings(
+    dim: int,
+    trainings: int,
+    n_train: int | None,
+    reference_samples: int,
+    n_generated: Sequence[int],
+    quantiles: Sequence[QuantileSpec] | None,
+) -> tuple[ToyDataset, int, list[int], list[QuantileSpec]]:
+    """The study's settings, checked: the toy, ``n_train``, the sorted ``n_generated`` and the quantile choices."""
+    from evgen.plugins import get_dataset
+
+    if dim not in TOY_BY_DIM:
+        raise ConfigError(f"dim must be one of {sorted(TOY_BY_DIM)} (the paper's toys); got {dim}")
+    n_train = int(n_train if n_train is not None else (500 if dim == 5 else 100))
+    if trainings < 2:
+        raise ConfigError(f"need at least 2 trainings for a band; got {trainings}")
+    if n_train < 10:
+        raise ConfigError(f"n_train must be at least 10; got {n_train}")
+    if reference_samples < 2:
+        raise ConfigError(f"reference_samples must be at least 2; got {reference_samples}")
+    n_generated = sorted({int(n) for n in n_generated})
+    if not n_generated or n_generated[0] < 1:
+        raise ConfigError(f"n_generated must be positive numbers of events; got {n_generated}")
+    toy = get_dataset(TOY_BY_DIM[dim])
+    if not isinstance(toy, ToyDataset) or toy.dim != dim:
+        raise ConfigError(f"data set {TOY_BY_DIM[dim]!r} is not a {dim}D toy with exact truth")
+    specs = (
+        list(quantiles)
+        if quantiles is not None
+        else default_quantiles(dim, getattr(toy, "coordinate_names", None))
+    )
+    return toy, n_train, n_generated, specs
+
+
+def _sample_all(model: Any, generator: str, trainings: int, n: int, dim: int, seed: int) -> np.ndarray:
+    """``n`` events from each of the ``trainings`` trained generators, checked: shape ``(trainings, n, dim)``, finite."""
+    generated = np.asarray(model.sample(n, seed=seed))
+    if generated.shape != (trainings, n, dim) or not np.all(np.isfinite(generated)):
+        raise InputError(
+            f"generator {generator!r} returned samples of shape {generated.shape} (finite: "
+            f"{bool(np.all(np.isfinite(generated)))}); expected finite ({trainings}, {n}, {dim})"
+        )
+    return generated
+
+
+def _write_ganplify(
+    out: Path,
+    result: dict[str, Any],
+    specs: Sequence[QuantileSpec],
+    u_train: np.ndarray,
+    u_gen: np.ndarray,
+    cube: _CdfCube,
+    *,
+    plot: bool,
+) -> None:
+    """Write the figures (with ``plot``) and the JSON + Markdown report; list them in ``result["files"]``."""
+    config = result["config"]
+    toy_name, dim, trainings = config["toy"], config["dim"], config["trainings"]
+    generator, n_train = config["generator"], config["n_train"]
+    files: list[Path] = []
+    if plot:
+        files += plot_ganplify(out, result, specs, u_train, u_gen, cube)
+    result["files"] = [str(f) for f in files]
+    from evgen.validation.records import write_report
+
+    paths = write_report(
+        out,
+        "ganplify",
+        result,
+        title=f"GANplification, {toy_name} (d = {dim})",
+        description=(
+            f"{trainings} trainings of {generator!r} on {n_train} events each; quantile MSE (Eq. 2 of "
+            "arXiv:2008.06545) of generated vs truly sampled events. Amplification = equivalent "
+            "sampled events / n_train; errors are the spread over trainings."
+        ),
+    )
+    result["files"] += [str(p) for p in paths.values()]
+
+
 def run_ganplify(
     output_dir: str | Path | None,
     *,
@@ -253,34 +404,8 @@ def run_ganplify(
         amplification factors with their spread over trainings), ``curves`` (MSE vs
         generated events), ``files``.
     """
-    from evgen.amplification import (
-        amplification_factor,
-        amplification_summary,
-        equivalent_sample_size,
-        saturation_fit,
-    )
-    from evgen.plugins import get_dataset
-    from evgen.quantiles import expected_quantile_mse
-
-    if dim not in TOY_BY_DIM:
-        raise ConfigError(f"dim must be one of {sorted(TOY_BY_DIM)} (the paper's toys); got {dim}")
-    n_train = int(n_train if n_train is not None else (500 if dim == 5 else 100))
-    if trainings < 2:
-        raise ConfigError(f"need at least 2 trainings for a band; got {trainings}")
-    if n_train < 10:
-        raise ConfigError(f"n_train must be at least 10; got {n_train}")
-    if reference_samples < 2:
-        raise ConfigError(f"reference_samples must be at least 2; got {reference_samples}")
-    n_generated = sorted({int(n) for n in n_generated})
-    if not n_generated or n_generated[0] < 1:
-        raise ConfigError(f"n_generated must be positive numbers of events; got {n_generated}")
-    toy = get_dataset(TOY_BY_DIM[dim])
-    if not isinstance(toy, ToyDataset) or toy.dim != dim:
-        raise ConfigError(f"data set {TOY_BY_DIM[dim]!r} is not a {dim}D toy with exact truth")
-    specs = (
-        list(quantiles)
-        if quantiles is not None
-        else default_quantiles(dim, getattr(toy, "coordinate_names", None))
+    toy, n_train, n_generated, specs = _check_settings(
+        dim, trainings, n_train, reference_samples, n_generated, quantiles
     )
     out = Path(output_dir) if output_dir is not None else None
 
@@ -301,12 +426,7 @@ def run_ganplify(
     model = _train_generators(
         generator, samples, config, train_seed, out / "gan" if out is not None else None, resume
     )
-    generated = np.asarray(model.sample(n_generated[-1], seed=train_seed + 1))
-    if generated.shape != (trainings, n_generated[-1], dim) or not np.all(np.isfinite(generated)):
-        raise InputError(
-            f"generator {generator!r} returned samples of shape {generated.shape} (finite: "
-            f"{bool(np.all(np.isfinite(generated)))}); expected finite ({trainings}, {n_generated[-1]}, {dim})"
-        )
+    generated = _sample_all(model, generator, trainings, n_generated[-1], dim, train_seed + 1)
 
     cube = _CdfCube(dim)
     u_gen = [_cdf_values(toy, g) for g in generated]
@@ -318,64 +438,16 @@ def run_ganplify(
 
     fits = None
     if dim == 1:
-        from evgen.fits import fit_two_gaussians
+        from evgen.statistics.fits import fit_two_gaussians
 
         fits = [fit_two_gaussians(s) for s in samples]
 
     table: list[dict[str, Any]] = []
     curves: dict[str, Any] = {}
-    n_arr = np.asarray(n_generated, dtype=np.float64)
     for spec in specs:
-        n_cells = spec.n_cells
-        gan = np.array([[_mse(cube, u[:n], spec) for n in n_generated] for u in u_gen])  # [E, n_gen]
-        gan_mean, gan_std = gan.mean(axis=0), gan.std(axis=0, ddof=1)
-        train_mse = np.array([_mse(cube, u, spec) for u in u_train])
-        ref = {n: _band([_mse(cube, u, spec) for u in u_ref[n]]) for n in sample_sizes}
-        curve: dict[str, Any] = {
-            "n_cells": n_cells,
-            "n_generated": n_generated,
-            "gan_mean": gan_mean,
-            "gan_std": gan_std,
-            "sampled": [
-                {"n": n, "mse": ref[n], "expected": expected_quantile_mse(n, n_cells)} for n in sample_sizes
-            ],
-        }
-        row: dict[str, Any] = {
-            "quantiles": spec.name,
-            "cells": n_cells,
-            "mse_training_sample": _band(train_mse),
-            "expected_mse_training_sample": expected_quantile_mse(n_train, n_cells),
-        }
-        if fits is not None:
-            from evgen.fits import fit_quantile_mse
-
-            fit_mse = np.array([fit_quantile_mse(f, toy, spec.n_per_axis[0]) for f in fits])
-            curve["fit"] = _band(fit_mse)
-            row["mse_fit"] = _band(fit_mse)
-            fit_amp = amplification_factor(fit_mse, n_cells, n_train)
-            row["equivalent_events_fit"] = Measurement(fit_amp.value * n_train, fit_amp.error * n_train)
-            row["amplification_fit"] = fit_amp
-        at_max = gan[:, -1]
-        gan_amp = amplification_factor(at_max, n_cells, n_train)
-        row[f"mse_gan_at_{n_generated[-1]}"] = _band(at_max)
-        row["equivalent_events_gan"] = Measurement(gan_amp.value * n_train, gan_amp.error * n_train)
-        row["amplification_gan"] = gan_amp
-        row["amplification_gan_error_of_mean"] = gan_amp.error / math.sqrt(trainings)
-        summary = amplification_summary(at_max, n_cells, n_train)
-        row["amplification_gan_median"] = summary["amplification_median"]
-        if len(n_generated) >= 2:
-            asymptotes = np.array(
-                [saturation_fit(n_arr, curve_e, n_cells=n_cells).mse_inf for curve_e in gan]
-            )
-            asym = _band(asymptotes)
-            curve["asymptotic_mse"] = asym
-            row["gan_asymptotic_mse"] = asym
-            row["amplification_gan_asymptotic"] = None  # no finite value when saturation is not reached
-            if asym.value > 0:
-                n_eq = float(equivalent_sample_size(asym.value, n_cells))
-                row["amplification_gan_asymptotic"] = Measurement(
-                    n_eq / n_train, n_eq / n_train * asym.error / asym.value
-                )
+        row, curve = _measure_quantiles(
+            spec, cube, u_gen, u_train, u_ref, n_generated, n_train, trainings, toy, fits
+        )
         curves[spec.name] = curve
         table.append(row)
 
@@ -404,25 +476,8 @@ def run_ganplify(
             "final_loss_d_mean": float(np.mean(last["loss_d"])),
             "final_loss_g_mean": float(np.mean(last["loss_g"])),
         }
-    files: list[Path] = []
     if out is not None:
-        if plot:
-            files += plot_ganplify(out, result, specs, u_train[0], u_gen[0], cube)
-        result["files"] = [str(f) for f in files]
-        from evgen.studies.reporting import write_report
-
-        paths = write_report(
-            out,
-            "ganplify",
-            result,
-            title=f"GANplification, {toy.name} (d = {dim})",
-            description=(
-                f"{trainings} trainings of {generator!r} on {n_train} events each; quantile MSE (Eq. 2 of "
-                "arXiv:2008.06545) of generated vs truly sampled events. Amplification = equivalent "
-                "sampled events / n_train; errors are the spread over trainings."
-            ),
-        )
-        result["files"] += [str(p) for p in paths.values()]
+        _write_ganplify(out, result, specs, u_train[0], u_gen[0], cube, plot=plot)
     return result
 
 
@@ -465,7 +520,7 @@ def plot_ganplify(
     import matplotlib.pyplot as plt
     import mplhep as hep
 
-    from evgen.studies.reporting import save_figure
+    from evgen.validation.records import save_figure
 
     dim = result["config"]["dim"]
     n_train = result["config"]["n_train"]
@@ -494,7 +549,7 @@ def plot_ganplify(
             fig.tight_layout()
             paths += save_figure(fig, output_dir, name)
         if dim == 2 and u_train is not None and u_gan is not None:
-            from evgen.quantiles import quantile_fractions
+            from evgen.statistics.quantiles import quantile_fractions
 
             grid = next((s for s in specs if s.n_per_axis == (7, 7)), None)
             if grid is not None:
@@ -517,79 +572,3 @@ def plot_ganplify(
 
 
 # -- command line ---------------------------------------------------------------------------
-def _cmd_ganplify(args: argparse.Namespace) -> int:
-    options: dict[str, Any] = {}
-    for item in args.gan_option or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--gan-option expects KEY=VALUE; got {item!r}")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
-    if args.compile:
-        options["compile"] = True
-    if args.cuda_graphs:
-        options["cuda_graphs"] = True
-    result = run_ganplify(
-        args.output,
-        dim=args.dim,
-        trainings=args.trainings,
-        n_train=args.n_train,
-        epochs=args.epochs,
-        n_generated=args.n_generated,
-        reference_samples=args.reference_samples,
-        seed=args.seed,
-        device=args.device,
-        generator=args.generator,
-        generator_config=options,
-        resume=not args.no_resume,
-        plot=not args.no_plots,
-    )
-    print(f"{'quantiles':>10}  {'cells':>6}  {'GAN amplification':>22}  {'fit amplification':>20}")
-    for row in result["table"]:
-        fit = row.get("amplification_fit")
-        print(
-            f"{row['quantiles']:>10}  {row['cells']:>6}  {format(row['amplification_gan'], '.3g'):>22}"
-            f"  {format(fit, '.3g') if fit is not None else '-':>20}"
-        )
-    print(f"report: {Path(args.output) / 'ganplify.md'}")
-    return 0
-
-
-def add_ganplify_command(groups: dict[str, argparse._SubParsersAction]) -> None:
-    """Add ``evgen study ganplify --dim {1,2,5} --trainings E --n-train N --epochs K --device D -o DIR --seed S``."""
-    p = groups["study"].add_parser(
-        "ganplify",
-        help="GANplifying event samples: amplification factor of a GAN on the camel back, ring, 5D shell",
-        description=run_ganplify.__doc__.split("\n")[0] if run_ganplify.__doc__ else None,
-    )
-    p.add_argument("-o", "--output", required=True, help="output directory (report, figures, models)")
-    p.add_argument("--dim", type=int, choices=sorted(TOY_BY_DIM), default=1, help="toy dimension (1)")
-    p.add_argument("--trainings", type=_positive_int, default=100, help="independent trainings E (100)")
-    p.add_argument("--n-train", type=_positive_int, default=None, help="training events (100; 500 for d=5)")
-    p.add_argument("--epochs", type=_positive_int, default=None, help="training epochs (paper: 10000)")
-    p.add_argument(
-        "--n-generated",
-        type=_positive_int,
-        nargs="+",
-        default=list(DEFAULT_N_GENERATED),
-        help=f"numbers of generated events (default {' '.join(map(str, DEFAULT_N_GENERATED))})",
-    )
-    p.add_argument(
-        "--reference-samples", type=_positive_int, default=100, help="truth samples per band (100)"
-    )
-    p.add_argument("--device", default="cpu", help="torch device: cpu or cuda (cpu)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    p.add_argument("--generator", default="toy-gan", help="registered generator (toy-gan)")
-    p.add_argument(
-        "--gan-option",
-        action="append",
-        metavar="KEY=VALUE",
-        help="generator option, value parsed as JSON, e.g. gen_width=64 (repeatable)",
-    )
-    p.add_argument("--compile", action="store_true", help="torch.compile the training step")
-    p.add_argument("--cuda-graphs", action="store_true", help="capture the training step in a CUDA graph")
-    p.add_argument("--no-resume", action="store_true", help="retrain even if output/gan holds the models")
-    p.add_argument("--no-plots", action="store_true", help="write only the JSON and Markdown report")
-    p.set_defaults(func=_cmd_ganplify)

@@ -26,7 +26,6 @@ cross-checks at small sizes). Training samples are always drawn event by event.
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,7 +33,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from evgen.cli_types import positive_int as _positive_int
 from evgen.errors import ConfigError
 from evgen.interfaces import Measurement
 
@@ -44,7 +42,6 @@ __all__ = [
     "sample_means",
     "run_matchev",
     "plot_matchev",
-    "add_matchev_command",
 ]
 
 #: Generated sample sizes of the default study (Matchev Fig. 5 uses 30 ... 1000).
@@ -110,6 +107,116 @@ def _std(values: np.ndarray) -> Measurement:
     return Measurement(s, s / math.sqrt(2.0 * (k - 1)))
 
 
+def _spread_vs_n_gen(
+    n_gen: Sequence[int],
+    n_train: int,
+    pseudo_experiments: int,
+    mu_hat: np.ndarray,
+    sigma_hat: np.ndarray,
+    rng_true: np.random.Generator,
+    rng_gan: np.random.Generator,
+    method: str,
+    progress: bool,
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    """Per ``n_gen``: sample means of true and of "perfect GAN" events over the pseudo-experiments,
+    their spread against the prediction sqrt(1/n_train + 1/n_gen), and the in-situ coverage."""
+    from tqdm.auto import tqdm
+
+    true_means = np.empty((len(n_gen), pseudo_experiments))
+    gan_means = np.empty((len(n_gen), pseudo_experiments))
+    rows: list[dict[str, Any]] = []
+    sigma_train = 1.0 / math.sqrt(n_train)
+    for i, n in enumerate(tqdm(n_gen, desc="matchev n_gen", unit="size", disable=not progress)):
+        true_means[i] = sample_means(0.0, 1.0, n, rng_true, size=pseudo_experiments, method=method)
+        gan_means[i] = sample_means(mu_hat, sigma_hat, n, rng_gan, method=method)
+        std_true, std_gan = _std(true_means[i]), _std(gan_means[i])
+        predicted = math.sqrt(sigma_train**2 + 1.0 / n)
+        in_situ = sigma_hat * math.sqrt(1.0 / n_train + 1.0 / n)
+        rows.append(
+            {
+                "n_gen": n,
+                "std_true": std_true,
+                "expected_true": 1.0 / math.sqrt(n),
+                "std_gan": std_gan,
+                "predicted_gan": predicted,
+                "ratio_gan": Measurement(std_gan.value / predicted, std_gan.error / predicted),
+                "in_situ_rms": float(np.sqrt(np.mean(in_situ**2))),
+                "coverage_1sigma": float(np.mean(np.abs(gan_means[i]) <= in_situ)),
+            }
+        )
+    return true_means, gan_means, rows
+
+
+def _funnels(
+    n_gen: Sequence[int],
+    mu_hat: np.ndarray,
+    sigma_hat: np.ndarray,
+    rng_funnel: np.random.Generator,
+    n_funnels: int,
+    funnel_experiments: int,
+    funnel_examples: int,
+) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
+    """The funnels: for a few representative trainings, the mean of n_gen generated events
+    converging to the training's mean (not the truth's) as n_gen grows; and example paths."""
+    funnel_n = np.unique(np.round(np.logspace(math.log10(n_gen[0]), math.log10(n_gen[-1]), 25)).astype(int))
+    picks = _representative(mu_hat, n_funnels)
+    funnels = []
+    for k in picks:
+        means = np.stack(
+            [sample_means(mu_hat[k], sigma_hat[k], n, rng_funnel, size=funnel_experiments) for n in funnel_n]
+        )
+        funnels.append(
+            {
+                "training_mean": float(mu_hat[k]),
+                "training_sigma": float(sigma_hat[k]),
+                "n_gen": funnel_n,
+                "mean": means.mean(axis=1),
+                "std": means.std(axis=1, ddof=1),
+            }
+        )
+    others = np.setdiff1d(np.arange(len(mu_hat)), picks)[:funnel_examples]  # one per pseudo-experiment
+    examples = np.stack([sample_means(mu_hat[others], sigma_hat[others], n, rng_funnel) for n in funnel_n])
+    return funnels, funnel_n, examples
+
+
+def _write_matchev(
+    output_dir: Path,
+    result: dict[str, Any],
+    true_means: np.ndarray,
+    gan_means: np.ndarray,
+    mu_hat: np.ndarray,
+    funnels: list[dict[str, Any]],
+    funnel_n: np.ndarray,
+    examples: np.ndarray,
+    *,
+    plot: bool,
+) -> list[str]:
+    """Write the figures (with ``plot``) and the JSON + Markdown report; return the file names."""
+    from evgen.validation.records import write_report
+
+    files: list[str] = []
+    if plot:
+        for path in plot_matchev(
+            output_dir, result, true_means, gan_means, mu_hat, funnels, funnel_n, examples
+        ):
+            files.append(path.name)
+    paths = write_report(
+        output_dir,
+        "matchev",
+        result,
+        title="Matchev et al. Appendix A: a perfect GAN trained on n events",
+        description=(
+            "Spread of the sample mean of n_gen events drawn from the truth N(0,1) and from a "
+            f"Gaussian fitted to n_train = {result['config']['n_train']} true events (a new training sample per "
+            "pseudo-experiment). Prediction for the GAN: sqrt(1/n_train + 1/n_gen); in-situ "
+            "prediction: sigma_hat * sqrt(1/n_train + 1/n_gen) from the training sample alone, "
+            "with its coverage of the true mean (expected 0.683)."
+        ),
+    )
+    files += [p.name for p in paths.values()]
+    return files
+
+
 def run_matchev(
     output_dir: str | Path | None,
     *,
@@ -170,30 +277,10 @@ def run_matchev(
     rng_train, rng_true, rng_gan, rng_funnel = (np.random.default_rng(s) for s in seeds)
     mu_hat, sigma_hat = train_perfect_gans(n_train, pseudo_experiments, rng_train)
 
-    from tqdm.auto import tqdm
-
-    true_means = np.empty((len(n_gen), pseudo_experiments))
-    gan_means = np.empty((len(n_gen), pseudo_experiments))
-    rows: list[dict[str, Any]] = []
+    true_means, gan_means, rows = _spread_vs_n_gen(
+        n_gen, n_train, pseudo_experiments, mu_hat, sigma_hat, rng_true, rng_gan, method, progress
+    )
     sigma_train = 1.0 / math.sqrt(n_train)
-    for i, n in enumerate(tqdm(n_gen, desc="matchev n_gen", unit="size", disable=not progress)):
-        true_means[i] = sample_means(0.0, 1.0, n, rng_true, size=pseudo_experiments, method=method)
-        gan_means[i] = sample_means(mu_hat, sigma_hat, n, rng_gan, method=method)
-        std_true, std_gan = _std(true_means[i]), _std(gan_means[i])
-        predicted = math.sqrt(sigma_train**2 + 1.0 / n)
-        in_situ = sigma_hat * math.sqrt(1.0 / n_train + 1.0 / n)
-        rows.append(
-            {
-                "n_gen": n,
-                "std_true": std_true,
-                "expected_true": 1.0 / math.sqrt(n),
-                "std_gan": std_gan,
-                "predicted_gan": predicted,
-                "ratio_gan": Measurement(std_gan.value / predicted, std_gan.error / predicted),
-                "in_situ_rms": float(np.sqrt(np.mean(in_situ**2))),
-                "coverage_1sigma": float(np.mean(np.abs(gan_means[i]) <= in_situ)),
-            }
-        )
 
     ratios = np.array([r["ratio_gan"].value for r in rows])
     largest = rows[-1]
@@ -220,24 +307,9 @@ def run_matchev(
         },
     }
 
-    funnel_n = np.unique(np.round(np.logspace(math.log10(n_gen[0]), math.log10(n_gen[-1]), 25)).astype(int))
-    picks = _representative(mu_hat, n_funnels)
-    funnels = []
-    for k in picks:
-        means = np.stack(
-            [sample_means(mu_hat[k], sigma_hat[k], n, rng_funnel, size=funnel_experiments) for n in funnel_n]
-        )
-        funnels.append(
-            {
-                "training_mean": float(mu_hat[k]),
-                "training_sigma": float(sigma_hat[k]),
-                "n_gen": funnel_n,
-                "mean": means.mean(axis=1),
-                "std": means.std(axis=1, ddof=1),
-            }
-        )
-    others = np.setdiff1d(np.arange(pseudo_experiments), picks)[:funnel_examples]
-    examples = np.stack([sample_means(mu_hat[others], sigma_hat[others], n, rng_funnel) for n in funnel_n])
+    funnels, funnel_n, examples = _funnels(
+        n_gen, mu_hat, sigma_hat, rng_funnel, n_funnels, funnel_experiments, funnel_examples
+    )
     result["funnels"] = [
         {
             "training_mean": f["training_mean"],
@@ -250,28 +322,9 @@ def run_matchev(
 
     files: list[str] = []
     if output_dir is not None:
-        from evgen.studies.reporting import write_report
-
-        output_dir = Path(output_dir)
-        if plot:
-            for path in plot_matchev(
-                output_dir, result, true_means, gan_means, mu_hat, funnels, funnel_n, examples
-            ):
-                files.append(path.name)
-        paths = write_report(
-            output_dir,
-            "matchev",
-            result,
-            title="Matchev et al. Appendix A: a perfect GAN trained on n events",
-            description=(
-                "Spread of the sample mean of n_gen events drawn from the truth N(0,1) and from a "
-                f"Gaussian fitted to n_train = {n_train} true events (a new training sample per "
-                "pseudo-experiment). Prediction for the GAN: sqrt(1/n_train + 1/n_gen); in-situ "
-                "prediction: sigma_hat * sqrt(1/n_train + 1/n_gen) from the training sample alone, "
-                "with its coverage of the true mean (expected 0.683)."
-            ),
+        files = _write_matchev(
+            Path(output_dir), result, true_means, gan_means, mu_hat, funnels, funnel_n, examples, plot=plot
         )
-        files += [p.name for p in paths.values()]
     result["files"] = files
     return result
 
@@ -303,7 +356,7 @@ def plot_matchev(
     import matplotlib.pyplot as plt
     import mplhep as hep
 
-    from evgen.studies.reporting import save_figure
+    from evgen.validation.records import save_figure
 
     cfg = result["config"]
     n_gen, n_train = cfg["n_gen"], cfg["n_train"]
@@ -382,52 +435,3 @@ def plot_matchev(
         bottom.set(xscale="log", xlabel=r"$n_{gen}$", ylabel=r"sample mean of generated events")
         paths += save_figure(fig, output_dir, "matchev_fig7")
     return paths
-
-
-def _cmd_matchev(args: argparse.Namespace) -> int:
-    result = run_matchev(
-        args.output,
-        n_train=args.n_train,
-        n_gen=args.n_gen,
-        pseudo_experiments=args.pseudo_experiments,
-        seed=args.seed,
-        plot=not args.no_plots,
-        progress=True,
-    )
-    print(f"{'n_gen':>7}  {'std true':>10}  {'std GAN':>10}  {'predicted':>10}  {'ratio':>6}  coverage")
-    for r in result["rows"]:
-        print(
-            f"{r['n_gen']:>7}  {r['std_true'].value:>10.5f}  {r['std_gan'].value:>10.5f}"
-            f"  {r['predicted_gan']:>10.5f}  {r['ratio_gan'].value:>6.3f}  {r['coverage_1sigma']:.3f}"
-        )
-    plateau = result["plateau"]
-    print(
-        f"plateau: std GAN {plateau['std_gan'].value:.5f} at n_gen = {plateau['n_gen']}"
-        f" vs 1/sqrt(n_train) = {plateau['one_over_sqrt_n_train']:.5f}"
-    )
-    print(f"report: {Path(args.output) / 'matchev.md'}")
-    return 0
-
-
-def add_matchev_command(groups: dict[str, argparse._SubParsersAction]) -> None:
-    """Add ``evgen study matchev -o DIR [--n-train N] [--pseudo-experiments K] [--seed S]``."""
-    p = groups["study"].add_parser(
-        "matchev",
-        help="Matchev et al. App. A: a perfect GAN's spread plateaus at 1/sqrt(n_train)",
-        description=run_matchev.__doc__.split("\n")[0] if run_matchev.__doc__ else None,
-    )
-    p.add_argument("-o", "--output", required=True, help="output directory for report and figures")
-    p.add_argument("--n-train", type=_positive_int, default=100, help="training events per GAN (100)")
-    p.add_argument(
-        "--n-gen",
-        type=_positive_int,
-        nargs="+",
-        default=list(DEFAULT_N_GEN),
-        help=f"generated sample sizes (default {' '.join(map(str, DEFAULT_N_GEN))})",
-    )
-    p.add_argument(
-        "--pseudo-experiments", type=_positive_int, default=100_000, help="pseudo-experiments (100000)"
-    )
-    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    p.add_argument("--no-plots", action="store_true", help="write only the JSON and Markdown report")
-    p.set_defaults(func=_cmd_matchev)

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from evgen.errors import ConfigError
+from evgen.generation.run_dir import RunDir, provenance
 from evgen.interfaces import Generator
-from evgen.run_dir import RunDir, provenance
 from evgen.training.config import load_config_file, set_dotted, to_dict
 
 __all__ = ["train_generator"]
@@ -58,7 +58,7 @@ def train_generator(
         The command line recorded in the provenance (``sys.argv`` by default).
     bootstrap
         Train on a bootstrap resample of the events (drawn with replacement, fixed by this
-        seed; :func:`evgen.ensemble.bootstrap_indices`): one member of a bootstrap ensemble.
+        seed; :func:`evgen.generation.ensemble.bootstrap_indices`): one member of a bootstrap ensemble.
     plots
         Draw the loss and validation loss per epoch into ``training_curves.png``.
 
@@ -103,7 +103,7 @@ def train_generator(
 
             events = read_events(paths)
         if bootstrap is not None:
-            from evgen.ensemble import bootstrap_indices
+            from evgen.generation.ensemble import bootstrap_indices
 
             events = events[bootstrap_indices(len(events), bootstrap)]
         params = inspect.signature(generator.fit).parameters
@@ -136,7 +136,7 @@ def _has_checkpoint(path: Path) -> bool:
 
 def _draw_training_curves(run: RunDir) -> None:
     """``training_curves.png`` in the run directory: loss and validation loss per epoch."""
-    from evgen.curves import loss_curves
+    from evgen.training.curves import loss_curves
 
     curves = loss_curves(run.read_history())
     if not curves:

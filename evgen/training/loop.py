@@ -17,7 +17,7 @@ batches an :class:`~evgen.training.data.EpochSource` hands out, and
 Data-parallel training
 ----------------------
 When a process group with more than one process is initialised
-(:func:`evgen.distributed.setup`, done by ``evgen train`` under torchrun), every
+(:func:`evgen.training.distributed.setup`, done by ``evgen train`` under torchrun), every
 process builds the same model and the model is wrapped in
 :class:`~torch.nn.parallel.DistributedDataParallel`, which averages gradients
 over processes (NCCL on GPUs, gloo on CPUs). ``config.batch_size`` is the batch
@@ -52,7 +52,7 @@ from typing import Any
 import torch
 
 from evgen.errors import ConfigError, EvgenError, InputError, TrainingDivergedError
-from evgen.run_dir import atomic_write
+from evgen.files import atomic_write
 from evgen.training.config import TrainConfig, to_dict
 from evgen.training.data import EpochSource, RankBatches, TensorSource, rank_rows
 from evgen.training.schedules import make_optimizer, make_scheduler
@@ -155,7 +155,7 @@ class Trainer:
         distributed: bool | None = None,
         weight_index: int | None = None,
     ) -> None:
-        from evgen.distributed import current, rank_device
+        from evgen.training.distributed import current, rank_device
 
         self.config = config
         self.dist = current(distributed)
@@ -342,8 +342,6 @@ class Trainer:
         loss), ``val_loss`` (if validation data were given), ``lr``, ``seconds``,
         ``events_per_s`` (over all processes; data-parallel runs add ``processes``).
         """
-        from tqdm.auto import tqdm
-
         if not isinstance(source, EpochSource):
             source = TensorSource(*source)
         cfg = self.config
@@ -354,19 +352,7 @@ class Trainer:
         else:
             batches = RankBatches(source, cfg.batch_size, self.rank, self.world_size, self.weight_index)
             steps = self._steps = batches.steps
-        self.optimizer = make_optimizer(self.model.parameters(), cfg)
-        self.scheduler = make_scheduler(self.optimizer, cfg, steps)
-        self.generator = torch.Generator().manual_seed(self.seed)
-        epoch, batch, epoch_state, running = 0, 0, None, {"loss": 0.0, "batches": 0, "seconds": 0.0}
-        state = self._resume_state(steps)
-        if state is not None:
-            self._restore(state)
-            epoch, batch = state["epoch"], state["batch"]
-            epoch_state, running = state["epoch_generator"], state["running"]
-            if epoch_state is not None:
-                epoch_state = epoch_state.cpu()
-        else:
-            torch.manual_seed(self.seed if self.rank == 0 else _rank_seed(self.seed, self.rank))
+        epoch, batch, epoch_state, running = self._start(steps)
         if epoch >= cfg.epochs:
             self._restore_best()
             return self.history
@@ -374,25 +360,12 @@ class Trainer:
         threads = torch.get_num_threads()
         if cfg.threads is not None:
             torch.set_num_threads(cfg.threads)
-        previous: dict[int, Any] = {}
-        if threading.current_thread() is threading.main_thread():
-            # torchrun stops its workers with SIGTERM: treat it like Ctrl-C on every process
-            for sig in (signal.SIGINT,) if self.dist is None else (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, self._handle_sigint)
+        previous = self._install_signal_handlers()
         self._stop = False
         if self.dist is not None:
             self._ddp = self._wrap()
         step_events = cfg.batch_size if self.dist is None else self.global_batch_size
-        bar = tqdm(
-            total=cfg.epochs * n_events,
-            initial=min(epoch * n_events + batch * step_events, cfg.epochs * n_events),
-            unit="ev",
-            unit_scale=True,
-            desc=self.desc,
-            disable=not self.progress,
-            dynamic_ncols=True,
-            leave=True,
-        )
+        bar = self._progress_bar(n_events, epoch, batch, step_events)
         try:
             while epoch < cfg.epochs:
                 if batch == 0:
@@ -456,6 +429,51 @@ class Trainer:
             self._ddp = None
         self._restore_best()
         return self.history
+
+    def _start(self, steps: int) -> tuple[int, int, Any, dict[str, Any]]:
+        """Fresh optimiser, scheduler and shuffling generator, restored from the checkpoint when one
+        fits; where training goes on: epoch, batch, the epoch's generator state, the running sums."""
+        cfg = self.config
+        self.optimizer = make_optimizer(self.model.parameters(), cfg)
+        self.scheduler = make_scheduler(self.optimizer, cfg, steps)
+        self.generator = torch.Generator().manual_seed(self.seed)
+        epoch, batch, epoch_state, running = 0, 0, None, {"loss": 0.0, "batches": 0, "seconds": 0.0}
+        state = self._resume_state(steps)
+        if state is not None:
+            self._restore(state)
+            epoch, batch = state["epoch"], state["batch"]
+            epoch_state, running = state["epoch_generator"], state["running"]
+            if epoch_state is not None:
+                epoch_state = epoch_state.cpu()
+        else:
+            torch.manual_seed(self.seed if self.rank == 0 else _rank_seed(self.seed, self.rank))
+        return epoch, batch, epoch_state, running
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        """Ctrl-C (and, under torchrun, SIGTERM) stops at the next batch with a checkpoint; the
+        handlers replaced, to put back."""
+        previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            # torchrun stops its workers with SIGTERM: treat it like Ctrl-C on every process
+            for sig in (signal.SIGINT,) if self.dist is None else (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, self._handle_sigint)
+        return previous
+
+    def _progress_bar(self, n_events: int, epoch: int, batch: int, step_events: int) -> Any:
+        """The progress bar over all epochs, starting where training goes on."""
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        return tqdm(
+            total=cfg.epochs * n_events,
+            initial=min(epoch * n_events + batch * step_events, cfg.epochs * n_events),
+            unit="ev",
+            unit_scale=True,
+            desc=self.desc,
+            disable=not self.progress,
+            dynamic_ncols=True,
+            leave=True,
+        )
 
     # -- keep_best ----------------------------------------------------------------------
     def _remember_if_best(self, record: Mapping[str, Any]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from evgen.cli_types import positive_int as _positive
+from evgen.cli.types import positive_int as _positive
 
 __all__ = ["register", "cmd_reweight"]
 

@@ -2,7 +2,7 @@
 
 Sections: top-level ``seed``, ``weight_clip``, ``test_fraction``,
 ``calibration_bins``, ``normalise``, ``match_rates``, ``min_events``; ``[classifier]``
-(:class:`evgen.classifier.ClassifierConfig`, Table 2 defaults).
+(:class:`evgen.validation.classifier.ClassifierConfig`, Table 2 defaults).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from evgen.classifier import ClassifierConfig
 from evgen.training.config import from_mapping, invalid, to_dict
+from evgen.validation.classifier import ClassifierConfig
 
 __all__ = ["DiscriminatorConfig"]
 

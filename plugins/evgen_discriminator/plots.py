@@ -23,8 +23,8 @@ import awkward as ak
 import numpy as np
 
 if TYPE_CHECKING:
-    from evgen.calibration import ReliabilityCurve
-    from evgen.validation import ValidationSummary
+    from evgen.validation.calibration import ReliabilityCurve
+    from evgen.validation.results import ValidationSummary
 
 __all__ = ["reweighting_pages", "weight_distribution", "weight_maps", "calibration_figure"]
 
@@ -52,12 +52,12 @@ def reweighting_pages(
 ) -> list[Path]:
     """Fig. 5: one page per multiplicity, ``reweighting_{n}j.{fmt}``.
 
-    ``before`` and ``after`` are :func:`evgen.validation.validate` summaries of the
+    ``before`` and ``after`` are :func:`evgen.validation.compare.validate` summaries of the
     generated sample without and with the discriminator weights (same binning).
     """
     import mplhep
 
-    from evgen.observables import observable_spec
+    from evgen.physics.observables import observable_spec
     from evgen.plotting import pyplot
 
     plt = pyplot()
@@ -182,7 +182,12 @@ def weight_maps(
     from matplotlib.colors import LogNorm
 
     from evgen.events import n_jets
-    from evgen.observables import dimuon_mass, jet_pair_separations, observable_spec, select_multiplicity
+    from evgen.physics.observables import (
+        dimuon_mass,
+        jet_pair_separations,
+        observable_spec,
+        select_multiplicity,
+    )
     from evgen.plotting import pyplot
 
     plt = pyplot()
@@ -237,8 +242,8 @@ def calibration_figure(
     formats: Sequence[str] = ("png",),
 ) -> list[Path]:
     """The held-out reliability curves of all classifiers, ``calibration.{fmt}``."""
-    from evgen.calibration import plot_reliability
     from evgen.plotting import pyplot
+    from evgen.validation.calibration import plot_reliability
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5.5))

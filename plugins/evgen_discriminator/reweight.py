@@ -7,7 +7,7 @@ generated events and writes into an output directory::
       reweighted.root          generated events, genWeight = original weight × w_D
       w_D.npy                  the discriminator weights alone, in event order
       discriminator/           the trained classifiers (safetensors + JSON), reloadable
-      validation_before/       evgen.validation.validate of the generated events vs truth
+      validation_before/       evgen.validation.compare.validate of the generated events vs truth
       validation_after/        the same with the weights (summary.json/md; pages on request)
       reweighting_{n}j.png     Fig. 5: distributions with and without weights, ⟨w_D⟩ per bin
       weights.png              Fig. 9: w_D per multiplicity
@@ -32,7 +32,7 @@ import numpy as np
 
 from evgen.errors import InputError
 from evgen.events import event_weights, n_jets, with_weights
-from evgen.run_dir import atomic_write
+from evgen.files import atomic_write
 from evgen.training.config import load_config_file, set_dotted
 
 __all__ = ["reweight_events", "reweight_files", "weight_statistics"]
@@ -132,6 +132,55 @@ def _markdown(summary: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _keep_covered(generated: ak.Array, classifiers: Mapping[Any, Any]) -> tuple[ak.Array, np.ndarray]:
+    """The generated events whose jet multiplicity has a classifier (dropping the others, with a
+    message) and their jet counts."""
+    counts = n_jets(generated)
+    covered = np.isin(counts, [int(k) for k in classifiers])
+    if not covered.all():
+        missing = sorted(set(counts[~covered].tolist()))
+        print(
+            f"evgen reweight: dropping {int((~covered).sum())} generated events with {missing} jets (no classifier)"
+        )
+        generated, counts = generated[covered], counts[covered]
+    return generated, counts
+
+
+def _mean_chi2(chi2: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per multiplicity: the mean χ²/ndf over the observables before and after the reweighting."""
+    mean_chi2 = {}
+    for n in sorted({row["multiplicity"] for row in chi2}):
+        rows = [r for r in chi2 if r["multiplicity"] == n]
+        mean_chi2[str(n)] = {
+            "before": float(np.nanmean([r["chi2_ndf_before"] for r in rows])),
+            "after": float(np.nanmean([r["chi2_ndf_after"] for r in rows])),
+        }
+    return mean_chi2
+
+
+def _draw_pages(
+    before: Any,
+    after: Any,
+    out: Path,
+    per_n: Mapping[int, np.ndarray],
+    generated: ak.Array,
+    w_d: np.ndarray,
+    reweighter: Any,
+    formats: Sequence[str],
+    truth_label: str,
+    generated_label: str,
+) -> None:
+    """The figures: validation pages before and after, the weight distributions and maps, calibration."""
+    from evgen_discriminator import plots as figures
+
+    figures.reweighting_pages(
+        before, after, out, formats=formats, truth_label=truth_label, generated_label=generated_label
+    )
+    figures.weight_distribution(per_n, out, formats=formats)
+    figures.weight_maps(generated, w_d, out, formats=formats)
+    figures.calibration_figure(reweighter.reliability, out, formats=formats)
+
+
 def reweight_events(
     truth: ak.Array,
     generated: ak.Array,
@@ -162,7 +211,7 @@ def reweight_events(
     plots
         Draw the figures (needs matplotlib and mplhep).
     validation_pages
-        Also draw :func:`evgen.validation.validate`'s own pages into ``validation_before/``
+        Also draw :func:`evgen.validation.compare.validate`'s own pages into ``validation_before/``
         and ``validation_after/`` (the Fig. 5 pages already hold both).
     formats
         Figure formats.
@@ -172,7 +221,7 @@ def reweight_events(
         Extra provenance stored in ``reweighted.root``.
     """
     from evgen.io import write_events
-    from evgen.validation import validate
+    from evgen.validation.compare import validate
     from evgen_discriminator.reweighter import DiscriminatorReweighter
 
     if len(truth) == 0 or len(generated) == 0:
@@ -187,14 +236,7 @@ def reweight_events(
     reweighter.fit(truth, generated, progress=progress)
     reweighter.save(out / "discriminator")
 
-    counts = n_jets(generated)
-    covered = np.isin(counts, [int(k) for k in reweighter.classifiers])
-    if not covered.all():
-        missing = sorted(set(counts[~covered].tolist()))
-        print(
-            f"evgen reweight: dropping {int((~covered).sum())} generated events with {missing} jets (no classifier)"
-        )
-        generated, counts = generated[covered], counts[covered]
+    generated, counts = _keep_covered(generated, reweighter.classifiers)
     w_d = reweighter.weights(generated)
     original = event_weights(generated)
     reweighted = with_weights(generated, original * w_d)
@@ -222,13 +264,7 @@ def reweight_events(
         truth, reweighted, out / "validation_after", generated_label=f"{generated_label} reweighted", **common
     )
     chi2 = _chi2_table(before, after)
-    mean_chi2 = {}
-    for n in sorted({row["multiplicity"] for row in chi2}):
-        rows = [r for r in chi2 if r["multiplicity"] == n]
-        mean_chi2[str(n)] = {
-            "before": float(np.nanmean([r["chi2_ndf_before"] for r in rows])),
-            "after": float(np.nanmean([r["chi2_ndf_after"] for r in rows])),
-        }
+    mean_chi2 = _mean_chi2(chi2)
     per_n = {int(k): w_d[counts == int(k)] for k in reweighter.classifiers}
     discriminators = {}
     for key, d in reweighter.diagnostics.items():
@@ -252,14 +288,9 @@ def reweight_events(
     atomic_write(out / "summary.json", json.dumps(summary, indent=2, allow_nan=True) + "\n")
     atomic_write(out / "summary.md", _markdown(summary))
     if plots:
-        from evgen_discriminator import plots as figures
-
-        figures.reweighting_pages(
-            before, after, out, formats=formats, truth_label=truth_label, generated_label=generated_label
+        _draw_pages(
+            before, after, out, per_n, generated, w_d, reweighter, formats, truth_label, generated_label
         )
-        figures.weight_distribution(per_n, out, formats=formats)
-        figures.weight_maps(generated, w_d, out, formats=formats)
-        figures.calibration_figure(reweighter.reliability, out, formats=formats)
     return summary
 
 

@@ -1,7 +1,7 @@
 r"""The ``discriminator`` reweighter: one classifier per jet multiplicity (Sec. 3.1, Eq. 12–14).
 
 For every jet multiplicity present in both samples a classifier
-(:mod:`evgen.classifier`, Table 2) learns to tell reference (truth, :math:`D \to 1`)
+(:mod:`evgen.validation.classifier`, Table 2) learns to tell reference (truth, :math:`D \to 1`)
 from generated events (:math:`D \to 0`) on the inputs of Eq. (14):
 :math:`\log p_T, \eta, \phi` (and :math:`m` for jets) of every object,
 :math:`M_{\mu\mu}` and :math:`\Delta R` of every jet pair. Both samples' event
@@ -15,7 +15,7 @@ clipped to ``weight_clip`` (default :math:`[0.01, 100]`) and, with
 ``match_rates``, multiplied by the ratio of the multiplicity fractions.
 
 A share ``test_fraction`` of both samples is held out from training; on it the
-reweighter measures each classifier's reliability curve (:mod:`evgen.calibration`)
+reweighter measures each classifier's reliability curve (:mod:`evgen.validation.calibration`)
 and AUC, kept in :attr:`DiscriminatorReweighter.diagnostics`.
 
 Toy events (a field ``x``) get one classifier on the points themselves.
@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING, Any
 import awkward as ak
 import numpy as np
 
-from evgen.calibration import ReliabilityCurve, reliability_curve
 from evgen.errors import ConfigError, InputError
 from evgen.events import event_weights, is_toy, n_jets
+from evgen.files import atomic_write
 from evgen.interfaces import Reweighter
-from evgen.run_dir import atomic_write
+from evgen.validation.calibration import ReliabilityCurve, reliability_curve
 
 if TYPE_CHECKING:
     from evgen_discriminator.config import DiscriminatorConfig
@@ -99,7 +99,7 @@ class DiscriminatorReweighter(Reweighter):
 
     @staticmethod
     def _features(events: ak.Array, n: int | None) -> np.ndarray:
-        from evgen.classifier import classifier_features
+        from evgen.validation.classifier import classifier_features
 
         return classifier_features(events, n)[0]
 
@@ -126,7 +126,7 @@ class DiscriminatorReweighter(Reweighter):
         n_bootstrap
             Bootstrap replicas for the held-out AUC error.
         """
-        from evgen.classifier import discriminator_weights, train_classifier
+        from evgen.validation.classifier import discriminator_weights, train_classifier
 
         if options:
             raise ConfigError(f"discriminator fit() got unknown options {sorted(options)}")
@@ -162,7 +162,7 @@ class DiscriminatorReweighter(Reweighter):
             te_g = rng.uniform(size=len(ig)) < cfg.test_fraction
             names = None
             if n is not None:
-                from evgen.classifier import classifier_features
+                from evgen.validation.classifier import classifier_features
 
                 names = classifier_features(reference[ir[:1]], n)[1]
             label = "discriminator" + ("" if n is None else f" {n}j")
@@ -209,7 +209,7 @@ class DiscriminatorReweighter(Reweighter):
         seed: int,
         n_bootstrap: int,
     ) -> dict[str, Any]:
-        from evgen.consistency import bootstrap_auc
+        from evgen.validation.consistency import bootstrap_auc
 
         out: dict[str, Any] = {"n_test": int(len(x_ref) + len(x_gen))}
         if len(x_ref) < 2 or len(x_gen) < 2:
@@ -265,7 +265,7 @@ class DiscriminatorReweighter(Reweighter):
         hold for :math:`w_D/c_n`, and :math:`r_n` (with ``match_rates``, default: the
         config's) is the ratio of the reference and generated fractions of ``n``-jet events.
         """
-        from evgen.classifier import discriminator_weights
+        from evgen.validation.classifier import discriminator_weights
 
         logits = self.logits(events)
         normalise = self.config.normalise if normalise is None else normalise
@@ -315,7 +315,7 @@ class DiscriminatorReweighter(Reweighter):
     @classmethod
     def load(cls, path: str | os.PathLike[str], device: str | None = None) -> DiscriminatorReweighter:
         """Restore a reweighter written by :meth:`save` (weights from safetensors)."""
-        from evgen.classifier import Classifier
+        from evgen.validation.classifier import Classifier
 
         root = Path(path)
         state_path = root / _STATE

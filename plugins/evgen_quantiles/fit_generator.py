@@ -1,6 +1,6 @@
 """The ``two-gaussian-fit`` generator: GANplifying's 5-parameter fit benchmark as a generator.
 
-Wrapping :func:`evgen.fits.fit_two_gaussians` in the :class:`~evgen.interfaces.Generator`
+Wrapping :func:`evgen.statistics.fits.fit_two_gaussians` in the :class:`~evgen.interfaces.Generator`
 interface lets studies treat the fit like any trained model: fit on toy events,
 sample, save to and load from a directory (``fit.json``).
 """
@@ -16,8 +16,8 @@ import numpy as np
 
 from evgen.errors import ConfigError, EvgenError, InputError
 from evgen.events import event_weights, toy_events, toy_points
-from evgen.fits.two_gaussians import PARAMETERS, TwoGaussianFit, fit_two_gaussians
 from evgen.interfaces import Generator
+from evgen.statistics.fits.two_gaussians import PARAMETERS, TwoGaussianFit, fit_two_gaussians
 
 __all__ = ["TwoGaussianFitGenerator"]
 
@@ -79,7 +79,7 @@ class TwoGaussianFitGenerator(Generator):
 
     def save(self, path: str | Path) -> None:
         """Write ``fit.json`` (fit result, start, seed) into the directory ``path``."""
-        from evgen.studies.reporting import atomic_write_text
+        from evgen.files import atomic_write_text
 
         payload = {
             "generator": self.name,

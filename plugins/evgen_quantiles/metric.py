@@ -8,11 +8,11 @@ from collections.abc import Sequence
 import awkward as ak
 import numpy as np
 
-from evgen.amplification import equivalent_sample_size
 from evgen.errors import ConfigError
 from evgen.events import event_weights, toy_points
 from evgen.interfaces import Measurement, Metric, ToyDataset
-from evgen.quantiles import (
+from evgen.statistics.amplification import equivalent_sample_size
+from evgen.statistics.quantiles import (
     expected_quantile_mse,
     expected_quantile_mse_spread,
     kish_sample_size,
@@ -37,11 +37,11 @@ class QuantileMSE(Metric):
     :class:`~evgen.interfaces.ToyDataset`. It returns
 
     * ``mse``: the quantile MSE of ``generated`` with its statistical error
-      (:func:`evgen.quantiles.quantile_mse_with_error`);
+      (:func:`evgen.statistics.quantiles.quantile_mse_with_error`);
     * ``expected_mse_same_n``: the expected MSE of as many truly sampled events (Kish
       effective number for weighted events), with the spread of a true sample as error;
     * ``equivalent_events``: the number of truly sampled events with the same expected
-      MSE (:func:`evgen.amplification.equivalent_sample_size`), error propagated from ``mse``;
+      MSE (:func:`evgen.statistics.amplification.equivalent_sample_size`), error propagated from ``mse``;
     * ``n_cells``: the number of cells (error 0).
     """
 

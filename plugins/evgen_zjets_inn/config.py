@@ -2,7 +2,7 @@
 
 Sections: top-level ``seed``; ``[base]`` (the μμj network) and ``[jets]`` (the
 small networks for the 2nd and 3rd jet); ``[training]``
-(:class:`evgen.training.TrainConfig`); ``[magic]`` (:class:`evgen.magic.MagicTransform`);
+(:class:`evgen.training.TrainConfig`); ``[magic]`` (:class:`evgen.physics.magic.MagicTransform`);
 ``[mass_step]`` (:class:`evgen.mass_step.MassStep`);
 ``[preprocessing]``; ``[data]``. Defaults are Table 1 of Precision Enthusiasts.
 """
@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from evgen.magic import MagicTransform
 from evgen.mass_step import MassStep
+from evgen.physics.magic import MagicTransform
 from evgen.preprocessing.resonance import DECAY_FRAMES
 from evgen.preprocessing.zjets import COORDINATES
 from evgen.training.config import TrainConfig, from_mapping, invalid, to_dict

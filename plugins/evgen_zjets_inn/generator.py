@@ -28,10 +28,11 @@ import numpy as np
 
 from evgen.errors import ConfigError, InputError
 from evgen.events import concatenate, n_jets, training_weights
+from evgen.files import atomic_write
+from evgen.generation.run_dir import RunDir
 from evgen.interfaces import Generator
-from evgen.observables import dimuon_mass
+from evgen.physics.observables import dimuon_mass
 from evgen.preprocessing.zjets import MULTIPLICITIES, ZJetsPreprocessing
-from evgen.run_dir import RunDir, atomic_write
 from evgen.training.config import deep_merge
 from evgen_zjets_inn.config import ZJetsINNConfig, stored_config
 
@@ -160,8 +161,6 @@ class ZJetsINN(Generator):
         """
         import torch
 
-        from evgen.training import Trainer
-
         if options:
             raise ConfigError(f"{self.name} fit() got unknown options {sorted(options)}")
         if conditions is not None:
@@ -175,40 +174,15 @@ class ZJetsINN(Generator):
         is_val = rng.uniform(size=len(events)) < cfg.data.validation_fraction
         train, val = np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
-        pre = ZJetsPreprocessing(**cfg.preprocessing.kwargs())
-        pre.fit(events[train], w_all[train])
-        self.preprocessing = pre
-        counts = n_jets(events)
-        total = w_all[train].sum()
-        self.fractions = {n: float(w_all[train][counts[train] == n].sum() / total) for n in MULTIPLICITIES}
-        self._fit_charge(events[train])
-        self.mass_step_ratio = cfg.mass_step.fit_ratio(dimuon_mass(events[train]), w_all[train])
+        pre, counts = self._fit_event_statistics(events, w_all, train)
 
-        def tensors(index: np.ndarray) -> dict[str, torch.Tensor]:
-            ys, ns, ws, idx = [], [], [], []
-            width = 5 + 4 * max(MULTIPLICITIES)
-            for n, (y, where) in pre.encode(events[index]).items():
-                f = pre.features(n)
-                x = f.to_features(events[index][where])
-                magic = self._training_event_weights(f, x)
-                ys.append(np.pad(y, ((0, 0), (0, width - y.shape[1]))))
-                ns.append(np.full(len(y), n))
-                ws.append(w_all[index][where] * magic)
-                idx.append(index[where])
-            return {
-                "y": torch.as_tensor(np.concatenate(ys), dtype=torch.float32),
-                "n": torch.as_tensor(np.concatenate(ns)),
-                "w": torch.as_tensor(np.concatenate(ws), dtype=torch.float32),
-                "i": torch.as_tensor(np.concatenate(idx)),  # event index (augmentation weights)
-            }
-
-        data = tensors(train)
+        data = self._network_tensors(pre, events, w_all, train)
         training_mean_w = {}  # ⟨w⟩ of Eq. (8) per multiplicity: what a perfect network's f̃ would average to
         for n in MULTIPLICITIES:
             sel = (data["n"] == n).numpy()
             magic_w = data["w"].numpy()[sel].astype(np.float64)
             training_mean_w[n] = float(magic_w.sum() / w_all[train][counts[train] == n].sum())
-        val_data = tensors(val) if len(val) else None
+        val_data = self._network_tensors(pre, events, w_all, val) if len(val) else None
         self._prepare_stages(events, train)
 
         torch.manual_seed(cfg.seed)
@@ -218,39 +192,9 @@ class ZJetsINN(Generator):
         run = RunDir(run_dir) if run_dir is not None else None
         self.history = {}
         for i, (stage, flow) in enumerate(self.model.stages().items()):
-            k = self.model.stage_jets(stage)
-
-            def stage_tensors(
-                d: dict[str, torch.Tensor], k: int = k, stage: str = stage
-            ) -> tuple[torch.Tensor, ...]:
-                sel = d["n"] >= k
-                x, c = self.model.stage_inputs(stage, d["y"][sel], d["n"][sel])
-                return x, c, d["w"][sel], d["n"][sel], d["i"][sel]
-
-            x, c, w, groups, index = stage_tensors(data)
-            self.n_train_stage[stage] = int(len(x))
-            validation = None
-            if val_data is not None:
-                vx, vc, vw, _, _ = stage_tensors(val_data)
-                validation = self._stage_validation(vx, vc, vw) if len(vx) else None
-            trainer = Trainer(
-                flow,
-                self._stage_loss(len(x)),
-                cfg.training,
-                seed=cfg.seed + 1 + i,
-                checkpoint=None if run is None else run.checkpoint_path(stage),
-                fingerprint={**fingerprint, "stage": stage},
-                validation=validation,
-                progress=progress,
-                desc=f"{self.name} {stage}",
-                weight_index=2,  # the Eq. (10) weights: data-parallel runs normalise over the global batch
+            self.history[stage] = self._train_stage(
+                i, stage, flow, data, val_data, fingerprint, run, progress
             )
-            self.history[stage] = trainer.fit(self._stage_source(x, c, w, groups, index))
-            if trainer.world_size > 1:
-                self.info["distributed"] = {
-                    "processes": trainer.world_size,
-                    "global_batch_size": trainer.global_batch_size,
-                }
         self.model.to("cpu").eval()
         self.device = "cpu"
         self.magic_norm = self._fitted_magic_normalisation(training_mean_w)
@@ -266,6 +210,98 @@ class ZJetsINN(Generator):
             }
         )
         return self.history
+
+    def _fit_event_statistics(
+        self, events: ak.Array, w_all: np.ndarray, train: np.ndarray
+    ) -> tuple[ZJetsPreprocessing, np.ndarray]:
+        """Fit on the training events what is not a network: the preprocessing, the multiplicity
+        fractions, the muon charges and the mass-step ratio; the preprocessing and the jet counts."""
+        cfg = self.config
+        pre = ZJetsPreprocessing(**cfg.preprocessing.kwargs())
+        pre.fit(events[train], w_all[train])
+        self.preprocessing = pre
+        counts = n_jets(events)
+        total = w_all[train].sum()
+        self.fractions = {n: float(w_all[train][counts[train] == n].sum() / total) for n in MULTIPLICITIES}
+        self._fit_charge(events[train])
+        self.mass_step_ratio = cfg.mass_step.fit_ratio(dimuon_mass(events[train]), w_all[train])
+        return pre, counts
+
+    def _network_tensors(
+        self, pre: ZJetsPreprocessing, events: ak.Array, w_all: np.ndarray, index: np.ndarray
+    ) -> dict[str, Any]:
+        """The networks' inputs for the events ``index``: padded features ``y``, multiplicity ``n``,
+        weights ``w`` (with the magic training weights) and event index ``i``."""
+        import torch
+
+        ys, ns, ws, idx = [], [], [], []
+        width = 5 + 4 * max(MULTIPLICITIES)
+        for n, (y, where) in pre.encode(events[index]).items():
+            f = pre.features(n)
+            x = f.to_features(events[index][where])
+            magic = self._training_event_weights(f, x)
+            ys.append(np.pad(y, ((0, 0), (0, width - y.shape[1]))))
+            ns.append(np.full(len(y), n))
+            ws.append(w_all[index][where] * magic)
+            idx.append(index[where])
+        return {
+            "y": torch.as_tensor(np.concatenate(ys), dtype=torch.float32),
+            "n": torch.as_tensor(np.concatenate(ns)),
+            "w": torch.as_tensor(np.concatenate(ws), dtype=torch.float32),
+            "i": torch.as_tensor(np.concatenate(idx)),  # event index (augmentation weights)
+        }
+
+    def _train_stage(
+        self,
+        i: int,
+        stage: str,
+        flow: Any,
+        data: dict[str, Any],
+        val_data: dict[str, Any] | None,
+        fingerprint: dict[str, Any],
+        run: RunDir | None,
+        progress: bool,
+    ) -> list[dict[str, Any]]:
+        """Train the network of one stage (the events with at least its number of jets); its history."""
+        import torch
+
+        from evgen.training import Trainer
+
+        cfg = self.config
+        k = self.model.stage_jets(stage)
+
+        def stage_tensors(
+            d: dict[str, torch.Tensor], k: int = k, stage: str = stage
+        ) -> tuple[torch.Tensor, ...]:
+            sel = d["n"] >= k
+            x, c = self.model.stage_inputs(stage, d["y"][sel], d["n"][sel])
+            return x, c, d["w"][sel], d["n"][sel], d["i"][sel]
+
+        x, c, w, groups, index = stage_tensors(data)
+        self.n_train_stage[stage] = int(len(x))
+        validation = None
+        if val_data is not None:
+            vx, vc, vw, _, _ = stage_tensors(val_data)
+            validation = self._stage_validation(vx, vc, vw) if len(vx) else None
+        trainer = Trainer(
+            flow,
+            self._stage_loss(len(x)),
+            cfg.training,
+            seed=cfg.seed + 1 + i,
+            checkpoint=None if run is None else run.checkpoint_path(stage),
+            fingerprint={**fingerprint, "stage": stage},
+            validation=validation,
+            progress=progress,
+            desc=f"{self.name} {stage}",
+            weight_index=2,  # the Eq. (10) weights: data-parallel runs normalise over the global batch
+        )
+        history = trainer.fit(self._stage_source(x, c, w, groups, index))
+        if trainer.world_size > 1:
+            self.info["distributed"] = {
+                "processes": trainer.world_size,
+                "global_batch_size": trainer.global_batch_size,
+            }
+        return history
 
     # -- what subclasses (binn) change in fit() ------------------------------------------
     def build_model(self) -> Any:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from evgen.io import write_events
-from evgen.observables import dimuon_mass
+from evgen.physics.observables import dimuon_mass
 from tests.conftest import make_collider_events
 
 coffea_nanoevents = pytest.importorskip("coffea.nanoevents")

@@ -12,12 +12,17 @@ import torch
 from evgen_discriminator.config import DiscriminatorConfig
 from evgen_discriminator.reweighter import DiscriminatorReweighter
 
-from evgen.classifier import ClassifierConfig, classifier_features, discriminator_weights, train_classifier
 from evgen.cli import main
 from evgen.errors import ConfigError, InputError
 from evgen.events import event_weights, n_jets, toy_events
 from evgen.io import read_events, write_events
 from evgen.plugins import get_dataset, get_reweighter
+from evgen.validation.classifier import (
+    ClassifierConfig,
+    classifier_features,
+    discriminator_weights,
+    train_classifier,
+)
 
 TINY = {
     "layers": 2,

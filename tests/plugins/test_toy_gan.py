@@ -245,7 +245,7 @@ def test_short_training_beats_single_gaussian_on_camel_back():
     from scipy import special
 
     from evgen.plugins import get_dataset
-    from evgen.quantiles import quantile_fractions, quantile_mse, truth_quantile_edges
+    from evgen.statistics.quantiles import quantile_fractions, quantile_mse, truth_quantile_edges
 
     toy = get_dataset("camel")
     rng = np.random.default_rng(5)

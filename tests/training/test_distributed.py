@@ -11,10 +11,10 @@ import textwrap
 import pytest
 import torch
 
-from evgen.distributed import free_port, torchrun_command
 from evgen.errors import ConfigError
 from evgen.training import BalancedSource, TensorSource, Trainer, load_checkpoint
 from evgen.training.data import RankBatches, global_steps, rank_rows
+from evgen.training.distributed import free_port, torchrun_command
 
 # Shared by the test process and the workers: a weighted regression in float64 (so that
 # the only difference between 1 and 2 processes is summation order), balanced groups,
@@ -53,7 +53,7 @@ WORKER = COMMON + textwrap.dedent(
     """
     import json, sys
     from pathlib import Path
-    from evgen.distributed import process_group
+    from evgen.training.distributed import process_group
     from evgen.training import Trainer
 
     class Crash(Exception):
@@ -255,8 +255,8 @@ def test_evgen_train_nproc_2_writes_one_run_that_resumes_and_generates_on_one_pr
     from evgen_zjets_inn.synthetic import toy_zjets_events
 
     from evgen.cli import main
+    from evgen.generation.run_dir import RunDir
     from evgen.io import read_events, write_events
-    from evgen.run_dir import RunDir
 
     monkeypatch.chdir(tmp_path)
     write_events("toy.root", toy_zjets_events(1500, seed=0))

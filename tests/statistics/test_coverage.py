@@ -1,0 +1,86 @@
+"""Pulls, chi2 with predicted errors, and coverage of 68 % and 95 % intervals."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from evgen.errors import ConfigError, InputError
+from evgen.statistics.coverage import (
+    ONE_SIGMA,
+    chi2_test,
+    coverage,
+    interval_coverage,
+    pulls,
+    summarize_pulls,
+    z_for_level,
+)
+
+
+def test_calibrated_gaussian_errors_cover_68_and_95_percent():
+    rng = np.random.default_rng(0)
+    n = 20_000
+    truth = rng.uniform(10, 100, n)
+    sigma = rng.uniform(0.5, 3.0, n)
+    observed = truth + sigma * rng.standard_normal(n)
+    summary = summarize_pulls(pulls(observed, truth, sigma))
+    binomial_68 = math.sqrt(ONE_SIGMA * (1 - ONE_SIGMA) / n)
+    assert summary.coverage_68.error == pytest.approx(binomial_68, rel=0.05)
+    assert abs(summary.coverage_68.value - ONE_SIGMA) < 3 * binomial_68
+    assert abs(summary.coverage_95.value - 0.95) < 3 * math.sqrt(0.95 * 0.05 / n)
+    assert abs(summary.width.value - 1.0) < 3 * summary.width.error
+    assert abs(summary.mean.value) < 3 * summary.mean.error
+    assert 0.001 < summary.chi2.p_value < 0.999
+    assert summary.chi2.ndf == n
+
+
+def test_underestimated_errors_undercover():
+    rng = np.random.default_rng(1)
+    n = 20_000
+    p = pulls(2.0 * rng.standard_normal(n), 0.0, 1.0)  # quoted errors half the true ones
+    expected = math.erf(0.5 / math.sqrt(2.0))  # P(|x| < 0.5 sigma)
+    c = coverage(p)
+    assert abs(c.value - expected) < 3 * c.error
+    assert summarize_pulls(p).width.value == pytest.approx(2.0, rel=0.03)
+    assert chi2_test(p, 0.0, 1.0).p_value < 1e-6
+
+
+def test_levels_intervals_and_nan_handling():
+    assert z_for_level(ONE_SIGMA) == pytest.approx(1.0)
+    assert z_for_level(0.95) == pytest.approx(1.959964, rel=1e-6)
+    p = pulls([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], [1.0, 0.0, 4.0])
+    assert p[0] == 0.0 and np.isnan(p[1]) and p[2] == 0.5
+    assert coverage(p).value == 1.0 and coverage(p).error > 0
+    c = interval_coverage([0.5, 1.5, 2.5, 3.5], [0, 1, 3, 3], [1, 2, 4, 4])
+    assert c.value == 0.75
+    result = chi2_test([1.0, 3.0], [0.0, 0.0], [1.0, 1.0], constraints=1)
+    assert (result.chi2, result.ndf) == (10.0, 1)
+    with pytest.raises(ConfigError):
+        z_for_level(1.0)
+    with pytest.raises(InputError):
+        coverage([np.nan])
+    with pytest.raises(InputError):
+        pulls(np.ones(3), np.ones(2), 1.0)
+
+
+def test_student_t_intervals_cover_when_sigma_is_estimated_from_few_members():
+    """σ estimated from K members: pulls follow t_{K-1}; t intervals cover at the nominal level, z ones do not."""
+    rng = np.random.default_rng(7)
+    n, k = 40_000, 6
+    truth = 0.0
+    members = rng.standard_normal((n, k))  # K ensemble members per bin, true spread 1
+    estimate = members.mean(axis=1)
+    sigma = members.std(axis=1, ddof=1) * math.sqrt(1.0 + 1.0 / k)  # error of the mean as a prediction
+    fresh = rng.standard_normal(n)  # the "truth" is one more draw from the same distribution
+    p = pulls(estimate, truth + fresh, sigma)
+    for level in (ONE_SIGMA, 0.95):
+        t_cov = coverage(p, level, dof=k - 1)
+        z_cov = coverage(p, level)
+        assert abs(t_cov.value - level) < 3 * t_cov.error
+        assert z_cov.value < level - 5 * z_cov.error  # a Gaussian interval under-covers
+    assert z_for_level(0.95, dof=5) == pytest.approx(2.570582, rel=1e-6)
+    assert summarize_pulls(p, dof=k - 1).to_dict()["interval"] == "student-t, 5 dof"
+    with pytest.raises(ConfigError):
+        z_for_level(0.68, dof=0)
