@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from evgen.preprocessing.base import BaseStep, Chain, Step, register_step, step_kinds
-from evgen.preprocessing.steps import AsinhScale, AtanhScale, LogShift, Standardize, Whiten
+from evgen.preprocessing.steps import AsinhScale, AtanhScale, Gaussianize, LogShift, Standardize, Whiten
 from evgen.preprocessing.zjets import (
     MULTIPLICITIES,
     MUON_MASS,
@@ -30,6 +30,7 @@ __all__ = [
     "ZJetsPhysicsFeatures",
     "Standardize",
     "Whiten",
+    "Gaussianize",
     "ZJetsFeatures",
     "ZJetsPreprocessing",
     "MUON_MASS",
