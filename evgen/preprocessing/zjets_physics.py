@@ -52,7 +52,7 @@ from evgen.preprocessing.resonance import (
     rest_frame_angles,
     two_body_decay,
 )
-from evgen.preprocessing.zjets import (
+from evgen.preprocessing.zjets_particles import (
     MUON_MASS,
     ZJetsFeatures,
     feature_dimuon_mass,
