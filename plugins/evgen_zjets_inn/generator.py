@@ -218,13 +218,21 @@ class ZJetsINN(Generator):
         fractions, the muon charges and the mass-step ratio; the preprocessing and the jet counts."""
         cfg = self.config
         pre = ZJetsPreprocessing(**cfg.preprocessing.kwargs())
-        pre.fit(events[train], w_all[train])
-        self.preprocessing = pre
         counts = n_jets(events)
+        self.mass_step_ratio = cfg.mass_step.fit_ratio(dimuon_mass(events[train]), w_all[train])
+        # the preprocessing sees the density the networks learn: event weights times the magic and
+        # mass-step training weights (this matters for Gaussianize, which fits the marginals)
+        fit_weights = w_all[train].copy()
+        for n in MULTIPLICITIES:
+            sel = counts[train] == n
+            if sel.any():
+                f = pre.features(n)
+                fit_weights[sel] *= self._training_event_weights(f, f.to_features(events[train][sel]))
+        pre.fit(events[train], fit_weights)
+        self.preprocessing = pre
         total = w_all[train].sum()
         self.fractions = {n: float(w_all[train][counts[train] == n].sum() / total) for n in MULTIPLICITIES}
         self._fit_charge(events[train])
-        self.mass_step_ratio = cfg.mass_step.fit_ratio(dimuon_mass(events[train]), w_all[train])
         return pre, counts
 
     def _network_tensors(
