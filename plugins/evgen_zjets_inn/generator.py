@@ -218,22 +218,31 @@ class ZJetsINN(Generator):
         fractions, the muon charges and the mass-step ratio; the preprocessing and the jet counts."""
         cfg = self.config
         pre = ZJetsPreprocessing(**cfg.preprocessing.kwargs())
-        counts = n_jets(events)
-        self.mass_step_ratio = cfg.mass_step.fit_ratio(dimuon_mass(events[train]), w_all[train])
-        # the preprocessing sees the density the networks learn: event weights times the magic and
-        # mass-step training weights (this matters for Gaussianize, which fits the marginals)
-        fit_weights = w_all[train].copy()
-        for n in MULTIPLICITIES:
-            sel = counts[train] == n
-            if sel.any():
-                f = pre.features(n)
-                fit_weights[sel] *= self._training_event_weights(f, f.to_features(events[train][sel]))
+        fit_weights = w_all[train]
+        if cfg.preprocessing.gaussianize:
+            # Gaussianize fits the marginals: give it the density the networks learn, the event
+            # weights times the magic and mass-step training weights
+            self.mass_step_ratio = cfg.mass_step.fit_ratio(dimuon_mass(events[train]), w_all[train])
+            fit_weights = fit_weights * self._preprocessing_weights(pre, events[train])
         pre.fit(events[train], fit_weights)
         self.preprocessing = pre
+        counts = n_jets(events)
         total = w_all[train].sum()
         self.fractions = {n: float(w_all[train][counts[train] == n].sum() / total) for n in MULTIPLICITIES}
         self._fit_charge(events[train])
+        self.mass_step_ratio = cfg.mass_step.fit_ratio(dimuon_mass(events[train]), w_all[train])
         return pre, counts
+
+    def _preprocessing_weights(self, pre: ZJetsPreprocessing, events: ak.Array) -> np.ndarray:
+        """The magic and mass-step training weights of ``events`` (from the unfitted feature maps)."""
+        counts = n_jets(events)
+        out = np.ones(len(events))
+        for n in MULTIPLICITIES:
+            sel = counts == n
+            if sel.any():
+                f = pre.features(n)
+                out[sel] = self._training_event_weights(f, f.to_features(events[sel]))
+        return out
 
     def _network_tensors(
         self, pre: ZJetsPreprocessing, events: ak.Array, w_all: np.ndarray, index: np.ndarray
