@@ -128,14 +128,20 @@ def _check_frame(frame: str) -> None:
         raise ValueError(f"decay frame must be one of {list(DECAY_FRAMES)}; got {frame!r}")
 
 
-def _to_rest(p: np.ndarray, q: np.ndarray, frame: str) -> np.ndarray:
-    """``p`` in the rest frame of ``q`` (module docstring: the two frames)."""
-    if frame == "boost":
-        return _boost(p, -q[..., 1:] / q[..., :1])
+def _collins_soper_velocities(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two boosts of the Collins–Soper frames: along the beam to zero ``p_z``, then along ``Q_T`` to rest."""
     zeros = np.zeros_like(q[..., :1])
     longitudinal = np.concatenate([zeros, zeros, q[..., 3:] / q[..., :1]], axis=-1)
     mt = np.sqrt(np.maximum(q[..., :1] ** 2 - q[..., 3:] ** 2, 1e-300))
     transverse = np.concatenate([q[..., 1:3] / mt, zeros], axis=-1)
+    return longitudinal, transverse
+
+
+def _to_rest(p: np.ndarray, q: np.ndarray, frame: str) -> np.ndarray:
+    """``p`` in the rest frame of ``q`` (``frame``: module docstring)."""
+    if frame == "boost":
+        return _boost(p, -q[..., 1:] / q[..., :1])
+    longitudinal, transverse = _collins_soper_velocities(q)
     return _boost(_boost(p, -longitudinal), -transverse)
 
 
@@ -143,10 +149,7 @@ def _from_rest(p: np.ndarray, q: np.ndarray, frame: str) -> np.ndarray:
     """Inverse of :func:`_to_rest`."""
     if frame == "boost":
         return _boost(p, q[..., 1:] / q[..., :1])
-    zeros = np.zeros_like(q[..., :1])
-    longitudinal = np.concatenate([zeros, zeros, q[..., 3:] / q[..., :1]], axis=-1)
-    mt = np.sqrt(np.maximum(q[..., :1] ** 2 - q[..., 3:] ** 2, 1e-300))
-    transverse = np.concatenate([q[..., 1:3] / mt, zeros], axis=-1)
+    longitudinal, transverse = _collins_soper_velocities(q)
     return _boost(_boost(p, transverse), longitudinal)
 
 
