@@ -7,7 +7,16 @@
 from __future__ import annotations
 
 from evgen.preprocessing.base import BaseStep, Chain, Step, register_step, step_kinds
-from evgen.preprocessing.steps import AsinhScale, AtanhScale, Gaussianize, LogShift, Standardize, Whiten
+from evgen.preprocessing.steps import (
+    AsinhScale,
+    AtanhScale,
+    Gaussianize,
+    LogPolar,
+    LogShift,
+    RelativeTo,
+    Standardize,
+    Whiten,
+)
 from evgen.preprocessing.zjets import (
     MULTIPLICITIES,
     MUON_MASS,
@@ -27,6 +36,8 @@ __all__ = [
     "LogShift",
     "AtanhScale",
     "AsinhScale",
+    "LogPolar",
+    "RelativeTo",
     "ZJetsPhysicsFeatures",
     "Standardize",
     "Whiten",

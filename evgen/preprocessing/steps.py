@@ -3,6 +3,8 @@
 * :class:`LogShift` — ``log(x − x_min)`` for transverse momenta (and jet masses);
 * :class:`AtanhScale` — ``atanh(Δφ / π)`` for azimuthal angles (and other bounded coordinates);
 * :class:`AsinhScale` — ``asinh(x / s)`` for signed momenta with long tails;
+* :class:`LogPolar` — a 2-vector as ``(log r, atanh(φ/π))`` (a density with a cusp at the origin);
+* :class:`RelativeTo` — columns minus a reference column (``η_k − η_1``);
 * :class:`Standardize` — centre and scale every column, Eq. (4);
 * :class:`Whiten` — decorrelate (Cholesky or PCA whitening);
 * :class:`Gaussianize` — map every column's marginal onto a standard normal (optional).
@@ -26,6 +28,8 @@ __all__ = [
     "LogShift",
     "AtanhScale",
     "AsinhScale",
+    "LogPolar",
+    "RelativeTo",
     "Standardize",
     "Whiten",
     "Gaussianize",
@@ -187,6 +191,107 @@ class AsinhScale(BaseStep):
         x = as_matrix(y)
         _check_width(x, self.columns, self.kind)
         x[:, self.columns] = self.scale * np.sinh(x[:, self.columns])
+        return x
+
+
+@register_step
+class LogPolar(BaseStep):
+    """A 2-vector ``(x, y)`` in two columns becomes ``(log r, atanh(φ/π))``.
+
+    ``r = √(x² + y²)`` and ``φ = atan2(y, x) − reference`` wrapped into ``(−π, π]``. Why: a
+    2-d density that is finite and peaked at the origin (the transverse-momentum balance of
+    Z+jets events: its density falls like ``exp(−|B|/b)``, a cone) has a cusp there in
+    Cartesian coordinates, which a flow of smooth splines rounds off, so the magnitude's low
+    end comes out wrong. In polar coordinates the cusp is gone: the magnitude's density is
+    ``∝ r`` at small ``r``, smooth in ``log r``, and the angle is uniform there.
+
+    With ``dx dy = r dr dφ``, ``log|det J| = −2 log r − log π − log(1 − (φ/π)²)``. The
+    magnitude is clamped at ``floor`` (the origin itself is one point) and ``φ/π`` to
+    ``[−1 + eps, 1 − eps]`` as in :class:`AtanhScale`. Put the reference where the density
+    of ``φ`` is lowest, so that its cut at ``±π`` (mapped to ``±∞``) sits in a valley.
+
+    Parameters
+    ----------
+    columns
+        The two columns ``(x, y)``; after the step they hold ``(log r, atanh(φ/π))``.
+    reference
+        Direction (radians from the ``x`` axis) that ``φ`` is measured from.
+    floor, eps
+        Smallest ``r`` kept; clamp of the angle (see above).
+    """
+
+    kind = "log-polar"
+
+    def __init__(
+        self, columns: Sequence[int], reference: float = 0.0, floor: float = 1e-6, eps: float = 1e-7
+    ) -> None:
+        self.columns = _columns(columns, self.kind)
+        if len(self.columns) != 2:
+            raise ConfigError(f"{self.kind}: needs exactly two columns (x, y); got {self.columns}")
+        if not floor > 0:
+            raise ConfigError(f"{self.kind}: floor must be positive; got {floor}")
+        if not 0 < eps < 1:
+            raise ConfigError(f"{self.kind}: eps must lie in (0, 1); got {eps}")
+        self.reference = float(reference)
+        self.floor = float(floor)
+        self.eps = float(eps)
+
+    def params(self) -> dict[str, Any]:
+        return {"columns": self.columns, "reference": self.reference, "floor": self.floor, "eps": self.eps}
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        y = as_matrix(x)
+        _check_width(y, self.columns, self.kind)
+        i, j = self.columns
+        r = np.maximum(np.hypot(y[:, i], y[:, j]), self.floor)
+        phi = np.mod(np.arctan2(y[:, j], y[:, i]) - self.reference + np.pi, 2 * np.pi) - np.pi
+        u = np.clip(phi / np.pi, -1 + self.eps, 1 - self.eps)
+        y[:, i] = np.log(r)
+        y[:, j] = np.arctanh(u)
+        return y, -2 * np.log(r) - np.log(np.pi) - np.log1p(-(u * u))
+
+    def inverse(self, y: np.ndarray) -> np.ndarray:
+        x = as_matrix(y)
+        _check_width(x, self.columns, self.kind)
+        i, j = self.columns
+        r = np.exp(x[:, i])
+        phi = np.pi * np.tanh(x[:, j]) + self.reference
+        x[:, i], x[:, j] = r * np.cos(phi), r * np.sin(phi)
+        return x
+
+
+@register_step
+class RelativeTo(BaseStep):
+    """``y_c = x_c − x_ref`` on selected columns: a shift, ``log|det J| = 0``.
+
+    For the further jets' pseudorapidities ``η_k − η_1``: the jet–jet correlations (the
+    ΔR = 0.4 ring of the jet algorithm, the Δη spectrum) then sit at fixed places instead
+    of along a diagonal. Whitening, being linear, cannot tell the two apart; a per-column
+    marginal map after this step (:class:`Gaussianize`) can. ``reference`` must come before
+    every column in the order of the chained networks (it does for ``j1_eta``).
+    """
+
+    kind = "relative-to"
+
+    def __init__(self, columns: Sequence[int], reference: int) -> None:
+        self.columns = _columns(columns, self.kind)
+        self.reference = int(reference)
+        if self.reference in self.columns or self.reference < 0:
+            raise ConfigError(f"{self.kind}: reference column {reference} must be ≥ 0 and not among {self.columns}")
+
+    def params(self) -> dict[str, Any]:
+        return {"columns": self.columns, "reference": self.reference}
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        y = as_matrix(x)
+        _check_width(y, [*self.columns, self.reference], self.kind)
+        y[:, self.columns] -= y[:, [self.reference]]
+        return y, np.zeros(len(y))
+
+    def inverse(self, y: np.ndarray) -> np.ndarray:
+        x = as_matrix(y)
+        _check_width(x, [*self.columns, self.reference], self.kind)
+        x[:, self.columns] += x[:, [self.reference]]
         return x
 
 

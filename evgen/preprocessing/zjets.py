@@ -22,7 +22,16 @@ from evgen.errors import ConfigError, InputError
 from evgen.events import n_jets
 from evgen.preprocessing.base import Chain, load_state, save_state
 from evgen.preprocessing.resonance import DECAY_FRAMES
-from evgen.preprocessing.steps import AsinhScale, AtanhScale, Gaussianize, LogShift, Standardize, Whiten
+from evgen.preprocessing.steps import (
+    AsinhScale,
+    AtanhScale,
+    Gaussianize,
+    LogPolar,
+    LogShift,
+    RelativeTo,
+    Standardize,
+    Whiten,
+)
 from evgen.preprocessing.zjets_particles import (
     MULTIPLICITIES,
     MUON_MASS,
@@ -36,6 +45,8 @@ __all__ = [
     "MUON_MASS",
     "MULTIPLICITIES",
     "COORDINATES",
+    "BALANCE_FORMS",
+    "JET_ETA_FORMS",
     "ZJetsFeatures",
     "ZJetsPreprocessing",
     "wrap_phi",
@@ -44,6 +55,10 @@ __all__ = [
 
 #: The two feature maps: the paper's per-object coordinates and the physics coordinates.
 COORDINATES = ("particles", "physics")
+#: How the balance enters (physics coordinates): ``asinh`` of its components, or ``log |B|`` and its angle.
+BALANCE_FORMS = ("cartesian", "polar")
+#: How the further jets' pseudorapidities enter: as they are, or as ``η_k − η_1``.
+JET_ETA_FORMS = ("absolute", "relative")
 
 
 class ZJetsPreprocessing:
@@ -98,6 +113,15 @@ class ZJetsPreprocessing:
         Map every column's marginal onto a standard normal before whitening
         (:class:`~evgen.preprocessing.steps.Gaussianize`): the networks start from the
         training sample's marginals and learn how the columns depend on each other.
+    balance
+        ``"cartesian"``: ``asinh(B/balance_scale)`` on the two balance components;
+        ``"polar"``: ``(log |B|, atanh(φ_B/π))`` with ``φ_B`` from the direction opposite
+        the leading jet (:class:`~evgen.preprocessing.steps.LogPolar`), which removes the
+        cusp of the balance density at ``B = 0`` (physics coordinates only).
+    jet_eta
+        ``"absolute"``: every jet's ``η``; ``"relative"``: the further jets' ``η_k − η_1``
+        (:class:`~evgen.preprocessing.steps.RelativeTo`, before the ``p_T`` logs), which
+        matters only with ``gaussianize`` (whitening alone is linear).
     """
 
     def __init__(
@@ -112,6 +136,8 @@ class ZJetsPreprocessing:
         balance_scale: float = 10.0,
         decay_frame: str = "collins-soper",
         gaussianize: bool = False,
+        balance: str = "cartesian",
+        jet_eta: str = "absolute",
     ) -> None:
         if whitening not in ("cholesky", "pca", "none"):
             raise ConfigError(f"whitening must be 'cholesky', 'pca' or 'none'; got {whitening!r}")
@@ -125,6 +151,14 @@ class ZJetsPreprocessing:
             raise ConfigError(f"decay_frame must be one of {list(DECAY_FRAMES)}; got {decay_frame!r}")
         self.decay_frame = decay_frame
         self.gaussianize = bool(gaussianize)
+        if balance not in BALANCE_FORMS:
+            raise ConfigError(f"balance must be one of {list(BALANCE_FORMS)}; got {balance!r}")
+        if balance == "polar" and coordinates != "physics":
+            raise ConfigError("balance = 'polar' needs coordinates = 'physics' (the paper's have no balance column)")
+        if jet_eta not in JET_ETA_FORMS:
+            raise ConfigError(f"jet_eta must be one of {list(JET_ETA_FORMS)}; got {jet_eta!r}")
+        self.balance = balance
+        self.jet_eta = jet_eta
         self.charged = True
         if jet_mass_shift is not None and not jet_mass_shift > 0:
             raise ConfigError(f"jet_mass_shift must be positive or None; got {jet_mass_shift!r}")
@@ -151,8 +185,16 @@ class ZJetsPreprocessing:
             physics = [
                 AtanhScale(f.columns("breit_wigner"), scale=np.pi / 2),
                 AtanhScale(f.columns("cos_theta"), scale=1.0),
-                AsinhScale(f.columns("balance"), scale=self.balance_scale),
+                # polar: the angle from the direction opposite the leading jet, so its cut at
+                # ±π lies along the jet, where the balance points least often
+                LogPolar(f.columns("balance"), reference=np.pi)
+                if self.balance == "polar"
+                else AsinhScale(f.columns("balance"), scale=self.balance_scale),
             ]
+        relative: list[Any] = []
+        further_eta = [f.names.index(f"j{k}_eta") for k in range(2, n + 1)]
+        if self.jet_eta == "relative" and further_eta:
+            relative = [RelativeTo(further_eta, reference=f.names.index("j1_eta"))]
         log_cols = f.columns("muon_pt") + f.columns("jet_pt")
         minima = [self.muon_pt_min] * len(f.columns("muon_pt")) + [self.jet_pt_min] * len(f.columns("jet_pt"))
         if self.jet_mass_shift is not None:
@@ -160,6 +202,7 @@ class ZJetsPreprocessing:
             minima += [-self.jet_mass_shift] * len(f.columns("jet_mass"))
         order = np.argsort(log_cols)
         steps = [
+            *relative,
             LogShift([log_cols[i] for i in order], [minima[i] for i in order]),
             AtanhScale(f.columns("dphi")),
             *physics,
@@ -253,6 +296,8 @@ class ZJetsPreprocessing:
             "balance_scale": self.balance_scale,
             "decay_frame": self.decay_frame,
             "gaussianize": self.gaussianize,
+            "balance": self.balance,
+            "jet_eta": self.jet_eta,
         }
 
     def save(self, path: str | Path) -> None:
@@ -277,8 +322,10 @@ class ZJetsPreprocessing:
         spec, arrays = load_state(path)
         if spec.get("kind") != "zjets":
             raise InputError(f"{path}: not a Z+jets preprocessing file (kind {spec.get('kind')!r})")
-        # files written before the decay frame was a choice used the pure boost
-        pre = cls(**{"decay_frame": "boost", **spec["params"]})
+        # files written before these were choices: the pure boost, the balance's components,
+        # absolute jet η (the defaults of the constructor, spelt out so that changing them
+        # never changes an old run)
+        pre = cls(**{"decay_frame": "boost", "balance": "cartesian", "jet_eta": "absolute", **spec["params"]})
         pre.muon_mass = float(spec["muon_mass"])
         pre.charged = bool(spec.get("charged", True))
         for key, steps in spec["chains"].items():

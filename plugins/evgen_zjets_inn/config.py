@@ -16,7 +16,7 @@ from typing import Any
 from evgen.mass_step import MassStep
 from evgen.physics.magic import MagicTransform
 from evgen.preprocessing.resonance import DECAY_FRAMES
-from evgen.preprocessing.zjets import COORDINATES
+from evgen.preprocessing.zjets import BALANCE_FORMS, COORDINATES, JET_ETA_FORMS
 from evgen.training.config import TrainConfig, from_mapping, invalid, to_dict
 
 __all__ = ["NetConfig", "PreprocessingConfig", "DataConfig", "ZJetsINNConfig", "SPLINES", "stored_config"]
@@ -95,6 +95,11 @@ class PreprocessingConfig:
     gaussianize
         Map every column's marginal onto a standard normal before whitening
         (:class:`evgen.preprocessing.steps.Gaussianize`).
+    balance
+        ``"cartesian"`` (``asinh`` of the two components) or ``"polar"`` (``log |B|`` and its
+        angle, :class:`evgen.preprocessing.steps.LogPolar`; physics coordinates).
+    jet_eta
+        ``"absolute"`` or ``"relative"`` (``η_k − η_1`` for the further jets).
     """
 
     jet_pt_min: float = 20.0
@@ -106,6 +111,8 @@ class PreprocessingConfig:
     balance_scale: float = 10.0
     decay_frame: str = "collins-soper"
     gaussianize: bool = False
+    balance: str = "cartesian"
+    jet_eta: str = "absolute"
 
     def __post_init__(self) -> None:
         if self.coordinates not in COORDINATES:
@@ -114,6 +121,12 @@ class PreprocessingConfig:
             raise invalid("decay_frame", self.decay_frame, f"expected one of {list(DECAY_FRAMES)}")
         if not self.balance_scale > 0:
             raise invalid("balance_scale", self.balance_scale, "must be positive (GeV)")
+        if self.balance not in BALANCE_FORMS:
+            raise invalid("balance", self.balance, f"expected one of {list(BALANCE_FORMS)}")
+        if self.balance == "polar" and self.coordinates != "physics":
+            raise invalid("balance", self.balance, "needs coordinates = 'physics'")
+        if self.jet_eta not in JET_ETA_FORMS:
+            raise invalid("jet_eta", self.jet_eta, f"expected one of {list(JET_ETA_FORMS)}")
         if self.jet_mass not in ("log", "linear"):
             raise invalid("jet_mass", self.jet_mass, "expected 'log' or 'linear'")
         if not self.jet_mass_shift > 0:
@@ -134,6 +147,8 @@ class PreprocessingConfig:
             "balance_scale": self.balance_scale,
             "decay_frame": self.decay_frame,
             "gaussianize": self.gaussianize,
+            "balance": self.balance,
+            "jet_eta": self.jet_eta,
         }
 
 
@@ -225,4 +240,6 @@ def stored_config(config: Mapping[str, Any]) -> dict[str, Any]:
     pre.setdefault("coordinates", "particles")
     pre.setdefault("decay_frame", "boost")
     pre.setdefault("gaussianize", False)
+    pre.setdefault("balance", "cartesian")
+    pre.setdefault("jet_eta", "absolute")
     return {**config, "preprocessing": pre}

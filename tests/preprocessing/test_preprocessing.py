@@ -7,14 +7,16 @@ import numpy as np
 import pytest
 from evgen_zjets_inn.synthetic import toy_zjets_events
 
-from evgen.errors import InputError
+from evgen.errors import ConfigError, InputError
 from evgen.events import n_jets
 from evgen.preprocessing import (
     AsinhScale,
     AtanhScale,
     Chain,
     Gaussianize,
+    LogPolar,
     LogShift,
+    RelativeTo,
     Standardize,
     Whiten,
     ZJetsFeatures,
@@ -53,6 +55,9 @@ STEPS = [
     lambda: LogShift([0], [20.0]),
     lambda: AtanhScale([2]),
     lambda: AsinhScale([1, 3], scale=0.7),
+    lambda: LogPolar([1, 3]),
+    lambda: LogPolar([3, 1], reference=np.pi),
+    lambda: RelativeTo([1, 3], reference=0),
     lambda: Standardize(),
     lambda: Whiten("cholesky"),
     lambda: Whiten("pca"),
@@ -242,3 +247,86 @@ def test_zjets_preprocessing_with_gaussianize_persists(events, tmp_path):
         x = pre.features(n).to_features(events[where])
         np.testing.assert_allclose(again.inverse(y, n), x, rtol=1e-9, atol=1e-8)
     assert not ZJetsPreprocessing().gaussianize
+
+
+def test_log_polar_is_the_polar_map_and_stays_finite_at_the_origin_and_the_cut():
+    xy = np.array([[3.0, 4.0], [-1.0, 0.0], [0.0, 0.0], [1.0, 1e-9], [1.0, -1e-9], [0.0, -2.0]])
+    y, log_det = LogPolar([0, 1], reference=np.pi).forward(xy)
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(log_det))
+    assert y[0, 0] == pytest.approx(np.log(5.0), rel=1e-14)
+    # φ from the −x direction: (−1, 0) is at φ = 0; (0, −2) at +π/2 (atan2(−2, 0) − π wrapped)
+    assert y[1, 1] == pytest.approx(0.0, abs=1e-14)
+    assert np.pi * np.tanh(y[5, 1]) == pytest.approx(np.pi / 2, rel=1e-12)
+    # just above and just below the +x axis (the cut at ±π) land at opposite, finite ends
+    assert y[3, 1] < -8 and y[4, 1] > 8
+    back = LogPolar([0, 1], reference=np.pi).inverse(y)
+    np.testing.assert_allclose(back[[0, 1, 5]], xy[[0, 1, 5]], rtol=1e-12, atol=1e-12)
+    assert np.hypot(*back[2]) == pytest.approx(1e-6)  # the origin: clamped to the floor
+    # the density: a 2-d standard normal has ln p(x, y) = −r²/2 − ln 2π; in (log r, atanh(φ/π))
+    # coordinates ln p = ln p(x, y) − log|det J|
+    rng = np.random.default_rng(3)
+    pts = rng.normal(size=(200_000, 2))
+    u, ld = LogPolar([0, 1]).forward(pts)
+    hist, edges = np.histogram(u[:, 0], bins=40, range=(-3, 1.5), density=True)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    r = np.exp(centres)
+    expected = r * r * np.exp(-r * r / 2)  # d/dlog r of the Rayleigh CDF
+    np.testing.assert_allclose(hist, expected, rtol=0.1, atol=2e-3)
+
+
+def test_relative_to_shifts_by_the_reference_and_refuses_itself():
+    x = np.array([[1.0, 2.0, 5.0], [-1.0, 0.5, 0.0]])
+    y, log_det = RelativeTo([1, 2], reference=0).forward(x)
+    np.testing.assert_array_equal(y, [[1.0, 1.0, 4.0], [-1.0, 1.5, 1.0]])
+    np.testing.assert_array_equal(log_det, 0.0)
+    np.testing.assert_array_equal(RelativeTo([1, 2], reference=0).inverse(y), x)
+    with pytest.raises(ConfigError, match="reference"):
+        RelativeTo([0, 1], reference=1)
+    with pytest.raises(ConfigError, match="two columns"):
+        LogPolar([0, 1, 2])
+
+
+@pytest.mark.parametrize("balance, jet_eta", [("polar", "absolute"), ("cartesian", "relative"), ("polar", "relative")])
+def test_zjets_preprocessing_balance_and_jet_eta_forms_round_trip_and_persist(events, tmp_path, balance, jet_eta):
+    pre = ZJetsPreprocessing(coordinates="physics", gaussianize=True, balance=balance, jet_eta=jet_eta).fit(events)
+    pre.save(tmp_path / "pre")
+    again = ZJetsPreprocessing.load(tmp_path / "pre")
+    assert (again.balance, again.jet_eta) == (balance, jet_eta)
+    for n, (y, where) in pre.encode(events).items():
+        x = pre.features(n).to_features(events[where])
+        np.testing.assert_array_equal(again.encode(events)[n][0], y)
+        np.testing.assert_allclose(again.inverse(y, n), x, rtol=1e-9, atol=1e-8)
+        kinds = [step.kind for step in pre._chain(n).steps]
+        assert ("log-polar" in kinds) == (balance == "polar")
+        assert ("relative-to" in kinds) == (jet_eta == "relative" and n > 1)
+    # the log-Jacobian of the whole chain (Gaussianize left out: it is piecewise linear, so a
+    # finite difference across one of its knots would not be a derivative)
+    smooth = ZJetsPreprocessing(coordinates="physics", balance=balance, jet_eta=jet_eta).fit(events)
+    for n, (_, where) in smooth.encode(events).items():
+        x = smooth.features(n).to_features(events[where])[:4]
+        _, log_det = smooth.forward(x, n)
+        np.testing.assert_allclose(log_det, _numerical_log_det(smooth._chain(n), x), rtol=1e-5, atol=1e-5)
+
+
+def test_zjets_preprocessing_forms_refuse_nonsense():
+    with pytest.raises(ConfigError, match="balance"):
+        ZJetsPreprocessing(coordinates="physics", balance="spherical")
+    with pytest.raises(ConfigError, match="coordinates = 'physics'"):
+        ZJetsPreprocessing(coordinates="particles", balance="polar")
+    with pytest.raises(ConfigError, match="jet_eta"):
+        ZJetsPreprocessing(jet_eta="delta")
+
+
+def test_old_preprocessing_files_load_with_the_cartesian_balance_and_absolute_eta(events, tmp_path):
+    import json
+
+    pre = ZJetsPreprocessing(coordinates="physics").fit(events)
+    pre.save(tmp_path / "pre")
+    spec = json.loads((tmp_path / "pre.json").read_text())
+    for key in ("balance", "jet_eta"):
+        del spec["params"][key]
+    (tmp_path / "pre.json").write_text(json.dumps(spec))
+    again = ZJetsPreprocessing.load(tmp_path / "pre")
+    assert (again.balance, again.jet_eta) == ("cartesian", "absolute")
+    y, where = pre.encode(events)[1]
+    np.testing.assert_array_equal(again.encode(events)[1][0], y)
