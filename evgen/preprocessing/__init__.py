@@ -14,6 +14,7 @@ from evgen.preprocessing.steps import (
     LogPolar,
     LogShift,
     RelativeTo,
+    SeparationMap,
     Standardize,
     Whiten,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "AsinhScale",
     "LogPolar",
     "RelativeTo",
+    "SeparationMap",
     "ZJetsPhysicsFeatures",
     "Standardize",
     "Whiten",

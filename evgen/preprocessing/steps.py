@@ -4,7 +4,8 @@
 * :class:`AtanhScale` — ``atanh(Δφ / π)`` for azimuthal angles (and other bounded coordinates);
 * :class:`AsinhScale` — ``asinh(x / s)`` for signed momenta with long tails;
 * :class:`LogPolar` — a 2-vector as ``(log r, atanh(φ/π))`` (a density with a cusp at the origin);
-* :class:`RelativeTo` — columns minus a reference column (``η_k − η_1``);
+* :class:`RelativeTo` — columns minus a reference column (``η_k − η_1``; angles wrapped);
+* :class:`SeparationMap` — closes the ``ΔR < R`` hole the jet algorithm leaves around a jet;
 * :class:`Standardize` — centre and scale every column, Eq. (4);
 * :class:`Whiten` — decorrelate (Cholesky or PCA whitening);
 * :class:`Gaussianize` — map every column's marginal onto a standard normal (optional).
@@ -30,6 +31,7 @@ __all__ = [
     "AsinhScale",
     "LogPolar",
     "RelativeTo",
+    "SeparationMap",
     "Standardize",
     "Whiten",
     "Gaussianize",
@@ -262,36 +264,145 @@ class LogPolar(BaseStep):
 
 @register_step
 class RelativeTo(BaseStep):
-    """``y_c = x_c − x_ref`` on selected columns: a shift, ``log|det J| = 0``.
+    """``y_c = x_c − x_ref`` on selected columns (wrapped into ``[−π, π)`` for angles): ``log|det J| = 0``.
 
     For the further jets' pseudorapidities ``η_k − η_1``: the jet–jet correlations (the
     ΔR = 0.4 ring of the jet algorithm, the Δη spectrum) then sit at fixed places instead
     of along a diagonal. Whitening, being linear, cannot tell the two apart; a per-column
-    marginal map after this step (:class:`Gaussianize`) can. ``reference`` must come before
-    every column in the order of the chained networks (it does for ``j1_eta``).
+    marginal map after this step (:class:`Gaussianize`) can. With ``period`` (``2π`` for
+    azimuths) the difference is wrapped into ``[−period/2, period/2)``: for a fixed
+    reference that is a shift on the circle, so still a bijection with unit Jacobian.
+    ``reference`` must come before every column in the order of the chained networks.
     """
 
     kind = "relative-to"
 
-    def __init__(self, columns: Sequence[int], reference: int) -> None:
+    def __init__(self, columns: Sequence[int], reference: int, period: float | None = None) -> None:
         self.columns = _columns(columns, self.kind)
         self.reference = int(reference)
         if self.reference in self.columns or self.reference < 0:
             raise ConfigError(f"{self.kind}: reference column {reference} must be ≥ 0 and not among {self.columns}")
+        if period is not None and not period > 0:
+            raise ConfigError(f"{self.kind}: period must be positive or None; got {period!r}")
+        self.period = None if period is None else float(period)
 
     def params(self) -> dict[str, Any]:
-        return {"columns": self.columns, "reference": self.reference}
+        return {"columns": self.columns, "reference": self.reference, "period": self.period}
+
+    def _wrap(self, x: np.ndarray) -> np.ndarray:
+        if self.period is None:
+            return x
+        half = 0.5 * self.period
+        return np.mod(x + half, self.period) - half
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         y = as_matrix(x)
         _check_width(y, [*self.columns, self.reference], self.kind)
-        y[:, self.columns] -= y[:, [self.reference]]
+        y[:, self.columns] = self._wrap(y[:, self.columns] - y[:, [self.reference]])
         return y, np.zeros(len(y))
 
     def inverse(self, y: np.ndarray) -> np.ndarray:
         x = as_matrix(y)
         _check_width(x, [*self.columns, self.reference], self.kind)
-        x[:, self.columns] += x[:, [self.reference]]
+        x[:, self.columns] = self._wrap(x[:, self.columns] + x[:, [self.reference]])
+        return x
+
+
+@register_step
+class SeparationMap(BaseStep):
+    """Close the hole ``ΔR < R`` that a jet algorithm leaves around a jet (a radial map of the plane).
+
+    A jet's position relative to another, ``(Δη, Δφ)``, never lies within the jet radius
+    ``R``: the anti-k_T algorithm merges closer pairs. A flow cannot make a hole (its
+    density is positive everywhere on a connected space); the magic transformation
+    (Eq. 7–10) softens the hole's edge with weights, but the smoothed density still
+    vanishes inside it and the generation weights ``f̃`` (up to 6.5 just above ``R``)
+    amplify whatever the network leaks to that edge. This step removes the hole instead:
+    each pair of columns ``(Δη, Δφ)`` at distance ``r > R`` from the origin moves radially
+    to ``r′ = √(r² − R² s(r))``, with ``s`` a smoothstep that is 1 at ``R`` and 0 at and
+    beyond ``r_out = π`` (so ``|Δφ| ≤ π`` is kept). The circle ``r = R`` collapses onto the
+    origin, every point of the plane is reached once, and the generated jets respect
+    ``ΔR ≥ R`` by construction, without weights.
+
+    Near the origin ``r′² ≈ r² − R²``: that map preserves area, so a density that is finite
+    at the hole's edge stays finite at ``r′ = 0``. In general
+    ``log|det J| = log(1 − R² s′(r) / (2r))`` (between 0 and 0.025 for ``R = 0.4``),
+    0 beyond ``r_out``. A row inside the hole is an error (the sample was made with a
+    smaller jet radius: lower ``radius``).
+
+    Parameters
+    ----------
+    pairs
+        ``[(Δη column, Δφ column), …]``: the positions relative to the reference jet.
+    radius
+        The jet radius ``R`` (0.4).
+    outer
+        ``r_out``: beyond it the map is the identity.
+    """
+
+    kind = "separation-map"
+
+    def __init__(self, pairs: Sequence[Sequence[int]], radius: float = 0.4, outer: float = float(np.pi)) -> None:
+        self.pairs = [[int(a), int(b)] for a, b in pairs]
+        _columns([c for pair in self.pairs for c in pair], self.kind)
+        if not 0 < radius < outer:
+            raise ConfigError(f"{self.kind}: need 0 < radius < outer; got radius {radius!r}, outer {outer!r}")
+        self.radius = float(radius)
+        self.outer = float(outer)
+
+    def params(self) -> dict[str, Any]:
+        return {"pairs": self.pairs, "radius": self.radius, "outer": self.outer}
+
+    def _s(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The smoothstep ``s(r)`` and ``ds/dr``."""
+        width = self.outer - self.radius
+        t = np.clip((r - self.radius) / width, 0.0, 1.0)
+        return 1 - t * t * (3 - 2 * t), -6 * t * (1 - t) / width
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        y = as_matrix(x)
+        _check_width(y, [c for pair in self.pairs for c in pair], self.kind)
+        log_det = np.zeros(len(y))
+        for a, b in self.pairs:
+            r = np.hypot(y[:, a], y[:, b])
+            inside = r <= self.radius
+            if inside.any():
+                raise InputError(
+                    f"{self.kind}: {int(inside.sum())} rows have columns ({a}, {b}) closer than the jet "
+                    f"radius {self.radius} (smallest {float(r.min()):.4g}); lower the radius to the "
+                    "sample's jet algorithm"
+                )
+            s, ds = self._s(r)
+            r_new = np.sqrt(r * r - self.radius**2 * s)
+            scale = r_new / r
+            y[:, a] *= scale
+            y[:, b] *= scale
+            log_det += np.log1p(-(self.radius**2) * ds / (2 * r))
+        return y, log_det
+
+    def _radius_of(self, r_new: np.ndarray) -> np.ndarray:
+        """Solve ``r² − R² s(r) = r′²`` for ``r`` (Newton's method; the left side rises monotonically)."""
+        r = np.sqrt(r_new * r_new + self.radius**2)  # the area-preserving map's inverse, close already
+        inner = r_new < self.outer
+        for _ in range(30):
+            s, ds = self._s(r)
+            step = (r * r - self.radius**2 * s - r_new * r_new) / (2 * r - self.radius**2 * ds)
+            r = np.clip(r - step, self.radius, self.outer)
+            if np.max(np.abs(step), initial=0.0) < 1e-15 * self.outer:
+                break
+        return np.where(inner, r, r_new)
+
+    def inverse(self, y: np.ndarray) -> np.ndarray:
+        x = as_matrix(y)
+        _check_width(x, [c for pair in self.pairs for c in pair], self.kind)
+        for a, b in self.pairs:
+            r_new = np.hypot(x[:, a], x[:, b])
+            r = self._radius_of(r_new)
+            # the origin (the collapsed circle) goes to the edge of the hole along +Δη
+            at_origin = r_new == 0
+            scale = np.where(at_origin, 0.0, r / np.where(at_origin, 1.0, r_new))
+            x[:, a] = np.where(at_origin, self.radius, x[:, a] * scale)
+            x[:, b] = x[:, b] * scale
         return x
 
 

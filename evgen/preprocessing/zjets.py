@@ -29,6 +29,7 @@ from evgen.preprocessing.steps import (
     LogPolar,
     LogShift,
     RelativeTo,
+    SeparationMap,
     Standardize,
     Whiten,
 )
@@ -47,6 +48,9 @@ __all__ = [
     "COORDINATES",
     "BALANCE_FORMS",
     "JET_ETA_FORMS",
+    "JET_SEPARATION_FORMS",
+    "JET3_REFERENCES",
+    "magic_pairs",
     "ZJetsFeatures",
     "ZJetsPreprocessing",
     "wrap_phi",
@@ -59,6 +63,20 @@ COORDINATES = ("particles", "physics")
 BALANCE_FORMS = ("cartesian", "polar")
 #: How the further jets' pseudorapidities enter: as they are, or as ``η_k − η_1``.
 JET_ETA_FORMS = ("absolute", "relative")
+#: Whether the coordinates close the ``ΔR < R`` hole around a jet (:class:`SeparationMap`).
+JET_SEPARATION_FORMS = ("none", "map")
+#: The jet the third jet's position is measured from.
+JET3_REFERENCES = ("j1", "j2")
+
+
+def magic_pairs(n_jets: int, jet_separation: str = "none", jet3_reference: str = "j1") -> list[int]:
+    """Indices, in the order (1,2), (1,3), (2,3), of the jet pairs whose ``ΔR < R`` hole is *not*
+    closed by the coordinates: the pairs the magic transformation (Eq. 7–10) still has to handle."""
+    pairs = [(i, j) for i in range(1, n_jets + 1) for j in range(i + 1, n_jets + 1)]
+    if jet_separation != "map":
+        return list(range(len(pairs)))
+    mapped = {(1, 2), (1, 3) if jet3_reference == "j1" else (2, 3)}
+    return [i for i, pair in enumerate(pairs) if pair not in mapped]
 
 
 class ZJetsPreprocessing:
@@ -122,6 +140,17 @@ class ZJetsPreprocessing:
         ``"absolute"``: every jet's ``η``; ``"relative"``: the further jets' ``η_k − η_1``
         (:class:`~evgen.preprocessing.steps.RelativeTo`, before the ``p_T`` logs), which
         matters only with ``gaussianize`` (whitening alone is linear).
+    jet_separation
+        ``"none"``: the coordinates leave the ``ΔR < jet_radius`` hole around the leading
+        jet (the magic transformation handles it); ``"map"``: a
+        :class:`~evgen.preprocessing.steps.SeparationMap` closes it for jet 2 around jet 1
+        and jet 3 around its reference jet, so those pairs need no magic weights
+        (:meth:`magic_pairs`). Needs ``jet_eta = "relative"``.
+    jet3_reference
+        ``"j1"``: jet 3's ``η`` (relative) and ``Δφ`` are measured from the leading jet;
+        ``"j2"``: from jet 2 (``Δφ`` wrapped), so the (2, 3) pair is the mapped one.
+    jet_radius
+        ``R`` of the jet algorithm, for ``jet_separation = "map"``.
     """
 
     def __init__(
@@ -138,6 +167,9 @@ class ZJetsPreprocessing:
         gaussianize: bool = False,
         balance: str = "cartesian",
         jet_eta: str = "absolute",
+        jet_separation: str = "none",
+        jet3_reference: str = "j1",
+        jet_radius: float = 0.4,
     ) -> None:
         if whitening not in ("cholesky", "pca", "none"):
             raise ConfigError(f"whitening must be 'cholesky', 'pca' or 'none'; got {whitening!r}")
@@ -157,8 +189,24 @@ class ZJetsPreprocessing:
             raise ConfigError("balance = 'polar' needs coordinates = 'physics' (the paper's have no balance column)")
         if jet_eta not in JET_ETA_FORMS:
             raise ConfigError(f"jet_eta must be one of {list(JET_ETA_FORMS)}; got {jet_eta!r}")
+        if jet_separation not in JET_SEPARATION_FORMS:
+            raise ConfigError(f"jet_separation must be one of {list(JET_SEPARATION_FORMS)}; got {jet_separation!r}")
+        if jet3_reference not in JET3_REFERENCES:
+            raise ConfigError(f"jet3_reference must be one of {list(JET3_REFERENCES)}; got {jet3_reference!r}")
+        if (jet_separation == "map" or jet3_reference == "j2") and (
+            coordinates != "physics" or jet_eta != "relative"
+        ):
+            raise ConfigError(
+                "jet_separation = 'map' and jet3_reference = 'j2' need coordinates = 'physics' and "
+                "jet_eta = 'relative' (jet positions relative to another jet)"
+            )
+        if not 0 < jet_radius < np.pi:
+            raise ConfigError(f"jet_radius must lie in (0, π); got {jet_radius!r}")
         self.balance = balance
         self.jet_eta = jet_eta
+        self.jet_separation = jet_separation
+        self.jet3_reference = jet3_reference
+        self.jet_radius = float(jet_radius)
         self.charged = True
         if jet_mass_shift is not None and not jet_mass_shift > 0:
             raise ConfigError(f"jet_mass_shift must be positive or None; got {jet_mass_shift!r}")
@@ -191,10 +239,7 @@ class ZJetsPreprocessing:
                 if self.balance == "polar"
                 else AsinhScale(f.columns("balance"), scale=self.balance_scale),
             ]
-        relative: list[Any] = []
-        further_eta = [f.names.index(f"j{k}_eta") for k in range(2, n + 1)]
-        if self.jet_eta == "relative" and further_eta:
-            relative = [RelativeTo(further_eta, reference=f.names.index("j1_eta"))]
+        relative = self._relative_positions(f, n)
         log_cols = f.columns("muon_pt") + f.columns("jet_pt")
         minima = [self.muon_pt_min] * len(f.columns("muon_pt")) + [self.jet_pt_min] * len(f.columns("jet_pt"))
         if self.jet_mass_shift is not None:
@@ -213,6 +258,30 @@ class ZJetsPreprocessing:
         if self.whitening != "none":
             steps.append(Whiten(self.whitening))
         return Chain(steps)
+
+    def _relative_positions(self, f: Any, n: int) -> list[Any]:
+        """The steps that put jets 2 and 3 relative to a jet before them (and close the hole)."""
+        if self.jet_eta != "relative" or n < 2:
+            return []
+        eta = {k: f.names.index(f"j{k}_eta") for k in range(1, n + 1)}
+        dphi = {k: f.names.index(f"j{k}_dphi") for k in range(2, n + 1)}
+        steps: list[Any] = []
+        to_j1 = [eta[k] for k in range(2, n + 1)]
+        if n >= 3 and self.jet3_reference == "j2":
+            # first jet 3 from jet 2 (while column j2_eta still holds η_2), then jet 2 from jet 1
+            steps += [
+                RelativeTo([eta[3]], reference=eta[2]),
+                RelativeTo([dphi[3]], reference=dphi[2], period=2 * np.pi),
+            ]
+            to_j1 = [eta[2]]
+        steps.append(RelativeTo(to_j1, reference=eta[1]))
+        if self.jet_separation == "map":
+            steps.append(SeparationMap([[eta[k], dphi[k]] for k in range(2, n + 1)], radius=self.jet_radius))
+        return steps
+
+    def magic_pairs(self, n: int) -> list[int]:
+        """The jet pairs (indices in the order (1,2), (1,3), (2,3)) the magic transform still handles."""
+        return magic_pairs(n, self.jet_separation, self.jet3_reference)
 
     def _chain(self, n: int) -> Chain:
         if n not in self.chains:
@@ -298,6 +367,9 @@ class ZJetsPreprocessing:
             "gaussianize": self.gaussianize,
             "balance": self.balance,
             "jet_eta": self.jet_eta,
+            "jet_separation": self.jet_separation,
+            "jet3_reference": self.jet3_reference,
+            "jet_radius": self.jet_radius,
         }
 
     def save(self, path: str | Path) -> None:
@@ -325,7 +397,8 @@ class ZJetsPreprocessing:
         # files written before these were choices: the pure boost, the balance's components,
         # absolute jet η (the defaults of the constructor, spelt out so that changing them
         # never changes an old run)
-        pre = cls(**{"decay_frame": "boost", "balance": "cartesian", "jet_eta": "absolute", **spec["params"]})
+        old = {"decay_frame": "boost", "balance": "cartesian", "jet_eta": "absolute", "jet_separation": "none"}
+        pre = cls(**{**old, **spec["params"]})
         pre.muon_mass = float(spec["muon_mass"])
         pre.charged = bool(spec.get("charged", True))
         for key, steps in spec["chains"].items():

@@ -16,7 +16,14 @@ from typing import Any
 from evgen.mass_step import MassStep
 from evgen.physics.magic import MagicTransform
 from evgen.preprocessing.resonance import DECAY_FRAMES
-from evgen.preprocessing.zjets import BALANCE_FORMS, COORDINATES, JET_ETA_FORMS
+from evgen.preprocessing.zjets import (
+    BALANCE_FORMS,
+    COORDINATES,
+    JET3_REFERENCES,
+    JET_ETA_FORMS,
+    JET_SEPARATION_FORMS,
+    magic_pairs,
+)
 from evgen.training.config import TrainConfig, from_mapping, invalid, to_dict
 
 __all__ = ["NetConfig", "PreprocessingConfig", "DataConfig", "ZJetsINNConfig", "SPLINES", "stored_config"]
@@ -100,6 +107,14 @@ class PreprocessingConfig:
         angle, :class:`evgen.preprocessing.steps.LogPolar`; physics coordinates).
     jet_eta
         ``"absolute"`` or ``"relative"`` (``η_k − η_1`` for the further jets).
+    jet_separation
+        ``"none"`` or ``"map"``: close the ``ΔR < jet_radius`` hole around the reference jet
+        in the coordinates (:class:`evgen.preprocessing.steps.SeparationMap`); the magic
+        transform then weights only the remaining pair (2, 3) or (1, 3) of 3-jet events.
+    jet3_reference
+        ``"j1"`` or ``"j2"``: the jet that jet 3's position is measured from.
+    jet_radius
+        The jet algorithm's ``R`` for the map.
     """
 
     jet_pt_min: float = 20.0
@@ -113,6 +128,9 @@ class PreprocessingConfig:
     gaussianize: bool = False
     balance: str = "cartesian"
     jet_eta: str = "absolute"
+    jet_separation: str = "none"
+    jet3_reference: str = "j1"
+    jet_radius: float = 0.4
 
     def __post_init__(self) -> None:
         if self.coordinates not in COORDINATES:
@@ -127,6 +145,17 @@ class PreprocessingConfig:
             raise invalid("balance", self.balance, "needs coordinates = 'physics'")
         if self.jet_eta not in JET_ETA_FORMS:
             raise invalid("jet_eta", self.jet_eta, f"expected one of {list(JET_ETA_FORMS)}")
+        if self.jet_separation not in JET_SEPARATION_FORMS:
+            raise invalid("jet_separation", self.jet_separation, f"expected one of {list(JET_SEPARATION_FORMS)}")
+        if self.jet3_reference not in JET3_REFERENCES:
+            raise invalid("jet3_reference", self.jet3_reference, f"expected one of {list(JET3_REFERENCES)}")
+        if (self.jet_separation == "map" or self.jet3_reference == "j2") and (
+            self.coordinates != "physics" or self.jet_eta != "relative"
+        ):
+            what = "jet_separation" if self.jet_separation == "map" else "jet3_reference"
+            raise invalid(what, getattr(self, what), "needs coordinates = 'physics' and jet_eta = 'relative'")
+        if not 0 < self.jet_radius < 3.14159:
+            raise invalid("jet_radius", self.jet_radius, "must lie in (0, π)")
         if self.jet_mass not in ("log", "linear"):
             raise invalid("jet_mass", self.jet_mass, "expected 'log' or 'linear'")
         if not self.jet_mass_shift > 0:
@@ -149,7 +178,14 @@ class PreprocessingConfig:
             "gaussianize": self.gaussianize,
             "balance": self.balance,
             "jet_eta": self.jet_eta,
+            "jet_separation": self.jet_separation,
+            "jet3_reference": self.jet3_reference,
+            "jet_radius": self.jet_radius,
         }
+
+    def magic_pairs(self, n_jets: int) -> list[int]:
+        """The jet pairs of ``n_jets``-jet events the magic transform weights (those not mapped)."""
+        return magic_pairs(n_jets, self.jet_separation, self.jet3_reference)
 
 
 @dataclass(frozen=True)
@@ -242,4 +278,5 @@ def stored_config(config: Mapping[str, Any]) -> dict[str, Any]:
     pre.setdefault("gaussianize", False)
     pre.setdefault("balance", "cartesian")
     pre.setdefault("jet_eta", "absolute")
+    pre.setdefault("jet_separation", "none")
     return {**config, "preprocessing": pre}

@@ -363,13 +363,18 @@ class ZJetsINN(Generator):
 
     def _training_event_weights(self, features: Any, x: np.ndarray) -> np.ndarray:
         """Eq. (8) times the mass-step weights (:mod:`evgen.mass_step`) of feature rows ``x``."""
-        weights = self.config.magic.training_weights(features.jet_pair_delta_r(x))
+        weights = self.config.magic.training_weights(self._magic_delta_r(features, x))
         step = self.config.mass_step.training_weights(features.dimuon_mass(x), self.mass_step_ratio)
         return weights * step
 
+    def _magic_delta_r(self, features: Any, x: np.ndarray) -> np.ndarray:
+        """ΔR of the jet pairs the magic transform weights: all, except those whose hole the
+        coordinates close (``[preprocessing] jet_separation = "map"``)."""
+        return features.jet_pair_delta_r(x)[:, self.config.preprocessing.magic_pairs(features.n_jets)]
+
     def _generation_event_weights(self, features: Any, x: np.ndarray) -> np.ndarray:
         """Eq. (9) times the inverse mass-step weights, before the per-multiplicity normalisation."""
-        weights = self.config.magic.generation_weights(features.jet_pair_delta_r(x))
+        weights = self.config.magic.generation_weights(self._magic_delta_r(features, x))
         step = self.config.mass_step.generation_weights(features.dimuon_mass(x), self.mass_step_ratio)
         return weights * step
 

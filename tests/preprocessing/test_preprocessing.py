@@ -17,6 +17,7 @@ from evgen.preprocessing import (
     LogPolar,
     LogShift,
     RelativeTo,
+    SeparationMap,
     Standardize,
     Whiten,
     ZJetsFeatures,
@@ -58,6 +59,7 @@ STEPS = [
     lambda: LogPolar([1, 3]),
     lambda: LogPolar([3, 1], reference=np.pi),
     lambda: RelativeTo([1, 3], reference=0),
+    lambda: RelativeTo([2], reference=1, period=2 * np.pi),
     lambda: Standardize(),
     lambda: Whiten("cholesky"),
     lambda: Whiten("pca"),
@@ -330,3 +332,83 @@ def test_old_preprocessing_files_load_with_the_cartesian_balance_and_absolute_et
     assert (again.balance, again.jet_eta) == ("cartesian", "absolute")
     y, where = pre.encode(events)[1]
     np.testing.assert_array_equal(again.encode(events)[1][0], y)
+
+
+def _separated_plane(n: int, radius: float = 0.4, seed: int = 0) -> np.ndarray:
+    """Points (Δη, Δφ) with |Δφ| ≤ π outside the disc of ``radius``."""
+    rng = np.random.default_rng(seed)
+    x = np.stack([rng.uniform(-6, 6, n), rng.uniform(-np.pi, np.pi, n)], axis=1)
+    return x[np.hypot(x[:, 0], x[:, 1]) > radius]
+
+
+def test_separation_map_closes_the_hole_inverts_and_has_the_jacobian_of_its_formula():
+    step = SeparationMap([[0, 1]], radius=0.4)
+    x = _separated_plane(50_000)
+    y, log_det = step.forward(x)
+    np.testing.assert_allclose(step.inverse(y), x, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(log_det[:20], _numerical_log_det(step, x[:20]), rtol=1e-5, atol=1e-6)
+    r, r_new = np.hypot(x[:, 0], x[:, 1]), np.hypot(y[:, 0], y[:, 1])
+    outside = r >= np.pi
+    np.testing.assert_array_equal(y[outside], x[outside])  # the identity beyond r_out = π
+    np.testing.assert_array_equal(log_det[outside], 0.0)
+    assert np.all(np.abs(y[:, 1]) <= np.pi) and 0 <= log_det.min() and log_det.max() < 0.03
+    # the hole's edge goes to the origin, and near it the map preserves area: r'² ≈ r² − R²
+    near = r < 0.45
+    np.testing.assert_allclose(r_new[near] ** 2, r[near] ** 2 - 0.16, rtol=0.02, atol=1e-4)
+    # every point of the plane comes from outside the hole: a flow's samples respect ΔR ≥ R
+    anywhere = np.random.default_rng(1).uniform(-1, 1, (10_000, 2)) * [6, np.pi]
+    back = step.inverse(anywhere)
+    assert np.hypot(back[:, 0], back[:, 1]).min() >= 0.4
+    np.testing.assert_allclose(step.forward(back)[0], anywhere, atol=1e-12)
+    np.testing.assert_allclose(step.inverse(np.zeros((1, 2))), [[0.4, 0.0]])
+    with pytest.raises(InputError, match=r"1 rows have columns \(0, 1\) closer than the jet radius 0.4"):
+        step.forward(np.array([[0.3, 0.1], [1.0, 1.0]]))
+
+
+def test_separation_map_turns_a_density_with_a_hole_into_one_without():
+    # uniform on the annulus-free plane region: the mapped density has no hole and no spike at 0
+    step = SeparationMap([[0, 1]], radius=0.4)
+    x = _separated_plane(400_000, seed=2)
+    y, _ = step.forward(x)
+    inner = np.hypot(y[:, 0], y[:, 1])
+    counts, _ = np.histogram(inner**2, bins=5, range=(0, 1))  # equal areas π·Δ(r²), ~3300 points each
+    assert counts.min() > 0.92 * counts.mean() and counts.max() < 1.08 * counts.mean()
+    # where the hole was, the mapped density is as high as anywhere: 1/(12·2π) per unit area
+    assert counts[0] / (len(x) * np.pi * 0.2 / (12 * 2 * np.pi)) == pytest.approx(1.0, abs=0.06)
+
+
+def test_magic_pairs_are_those_the_map_leaves_open():
+    from evgen.preprocessing.zjets import magic_pairs
+
+    assert magic_pairs(3) == [0, 1, 2] and magic_pairs(2, "map") == [] and magic_pairs(1, "map") == []
+    assert magic_pairs(3, "map", "j1") == [2]  # (2, 3) left to the magic transform
+    assert magic_pairs(3, "map", "j2") == [1]  # (1, 3)
+
+
+@pytest.mark.parametrize("jet3_reference", ["j1", "j2"])
+def test_zjets_preprocessing_with_the_separation_map_round_trips_and_generates_separated_jets(jet3_reference):
+    from evgen import plugins
+    from evgen.io import read_events
+
+    events = read_events(plugins.get_dataset("zjets-small").path)
+    pre = ZJetsPreprocessing(
+        coordinates="physics", gaussianize=True, balance="polar", jet_eta="relative",
+        jet_separation="map", jet3_reference=jet3_reference,
+    ).fit(events)
+    mapped = {"j1": [0, 1], "j2": [0, 2]}[jet3_reference]  # (1,2) and (1,3) or (2,3)
+    for n, (y, where) in pre.encode(events).items():
+        f = pre.features(n)
+        x = f.to_features(events[where])
+        np.testing.assert_allclose(pre.inverse(y, n), x, rtol=1e-9, atol=1e-8)
+        if n == 1:
+            continue
+        z = np.random.default_rng(n).normal(size=(20_000, y.shape[1])) * 1.5  # any network output
+        pair_dr = f.jet_pair_delta_r(pre.inverse(z, n))
+        assert pair_dr[:, [p for p in mapped if p < pair_dr.shape[1]]].min() >= 0.4
+    smooth = ZJetsPreprocessing(
+        coordinates="physics", jet_eta="relative", jet_separation="map", jet3_reference=jet3_reference
+    ).fit(events)
+    x = smooth.features(3).to_features(events[n_jets(events) == 3][:4])
+    np.testing.assert_allclose(smooth.forward(x, 3)[1], _numerical_log_det(smooth._chain(3), x), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ConfigError, match="jet_eta = 'relative'"):
+        ZJetsPreprocessing(coordinates="physics", jet_separation="map")

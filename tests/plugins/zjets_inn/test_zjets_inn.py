@@ -315,3 +315,28 @@ def test_mass_step_weights_are_fitted_applied_and_saved(tmp_path, one_torch_thre
     np.testing.assert_array_equal(
         ak.to_numpy(again.sample(500, seed=3).weight), ak.to_numpy(gen.sample(500, seed=3).weight)
     )
+
+
+def test_with_the_separation_map_only_the_open_jet_pair_carries_magic_weights(one_torch_thread):
+    from evgen import plugins
+    from evgen.physics.magic import generation_weights, jet_pair_delta_r
+
+    events = read_events(plugins.get_dataset("zjets-small").path)[:8000]
+    pre = {"gaussianize": True, "balance": "polar", "jet_eta": "relative", "jet_separation": "map"}
+    gen = ZJetsINN(TINY, training={"epochs": 1}, preprocessing=pre)
+    gen.fit(events, progress=False)
+    sample = gen.sample(6000, seed=2)
+    w, k = ak.to_numpy(sample.weight), n_jets(sample)
+    assert gen.magic_norm[1] == gen.magic_norm[2] == 1.0
+    np.testing.assert_array_equal(w[k <= 2], 1.0)  # no magic weights: the map closed the hole
+    jets = sample.Jet[k == 3]
+    eta = ak.to_numpy(ak.flatten(jets.eta)).reshape(-1, 3)
+    phi = ak.to_numpy(ak.flatten(jets.phi)).reshape(-1, 3)
+    pair_dr = jet_pair_delta_r(eta, phi)
+    assert pair_dr[:, :2].min() >= 0.4 - 1e-6  # (1,2) and (1,3): mapped, separated by construction
+    assert pair_dr[:, 2].min() < 0.4  # (2,3): the network's smoothed density, weighted below
+    np.testing.assert_allclose(w[k == 3], gen.magic_norm[3] * generation_weights(pair_dr[:, 2:]), rtol=1e-5)
+    with pytest.raises(ConfigError, match="jet_separation = 'map'"):
+        ZJetsINN(preprocessing={"jet_separation": "map"})
+    with pytest.raises(ConfigError, match="jet3_reference = 'j3'"):
+        ZJetsINN(preprocessing={"jet3_reference": "j3"})
