@@ -68,9 +68,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if args.dask:
         from evgen.validation.dask_backend import validate_dask
 
-        if layout is not None or args.max_events or args.consistency:
+        if layout is not None or args.max_events or args.consistency or args.floor:
             raise ConfigError(
-                "--dask reads NanoAOD-style trees in full: drop --branch-map, --max-events, --consistency"
+                "--dask reads NanoAOD-style trees in full: drop --branch-map, --max-events, --consistency, --floor"
             )
         summary = validate_dask(
             ref_paths,
@@ -88,8 +88,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
         reference = read_events(ref_paths, tree=args.tree, layout=layout, entry_stop=args.max_events)
         generated = read_events(gen_paths, tree=args.tree, layout=layout, entry_stop=args.max_events)
+        floor_events = None
+        if args.floor:  # read before anything is written: a bad floor file leaves no output behind
+            floor_events = read_events(
+                split_paths([args.floor]), tree=args.tree, layout=layout, entry_stop=args.max_events
+            )
         summary = validate(reference, generated, args.output, **common)
         n_ref, n_gen = len(reference), len(generated)
+        if floor_events is not None:
+            _floor(reference, floor_events, summary, Path(args.output), args.bins)
         if args.consistency:
             consistency = _consistency(reference, generated, Path(args.output), args.seed)
     from evgen.io import read_metadata
@@ -111,6 +118,24 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         + ("" if args.no_plots else " and validation_*j figures")
     )
     return 0
+
+
+def _floor(reference, floor_events, summary, output: Path, bins: int) -> None:  # noqa: ANN001
+    """Every observable's χ²/ndf next to the training sample's own against the same reference."""
+    from evgen.files import atomic_write_text
+    from evgen.validation.compare import validate
+    from evgen.validation.floor import floor_comparison
+
+    comparison = floor_comparison(summary, validate(reference, floor_events, bins=bins, plots=False))
+    atomic_write_text(output / "floor.json", json.dumps(comparison.to_dict(), indent=2))
+    atomic_write_text(output / "floor.md", comparison.markdown())
+    worst = comparison.worst
+    print(
+        f"against the floor (the training sample vs the same reference): median ratio "
+        f"{comparison.median_ratio:.2f}, worst {worst.ratio:.2f} ({worst.observable}, {worst.multiplicity} jets), "
+        f"{len(comparison.above_limit)} of {len(comparison.rows)} observables above {comparison.limit:g} × "
+        f"({output}/floor.md)"
+    )
 
 
 def _consistency(reference, generated, output: Path, seed: int):  # noqa: ANN001, ANN202
@@ -175,6 +200,12 @@ def register_core_commands(
         help="also train a classifier per multiplicity as a two-sample test (AUC ± bootstrap error)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the consistency classifier (default 0)")
+    p.add_argument(
+        "--floor",
+        metavar="TRAINING",
+        help="training file(s), comma-separated: also compare them with the reference and put every "
+        "observable's χ²/ndf next to theirs (floor.md, floor.json: ratio, largest pulls)",
+    )
     p.add_argument(
         "--dask", action="store_true", help="build the histograms with uproot.dask + hist.dask (any size)"
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import hist
 import numpy as np
 
-__all__ = ["binning", "weighted_histogram", "HistComparison", "compare_histograms"]
+__all__ = ["binning", "weighted_histogram", "HistComparison", "compare_histograms", "histogram_pulls"]
 
 
 def binning(reference: np.ndarray, bins: int = 40, range_: tuple[float, float] | None = None) -> np.ndarray:
@@ -66,6 +66,27 @@ class HistComparison:
         return ref**2 >= min_fraction * np.nanmax(ref**2) if np.any(ref > 0) else np.zeros_like(ref, bool)
 
 
+def histogram_pulls(reference: hist.Hist, generated: hist.Hist) -> np.ndarray:
+    """Per-bin pulls ``(g_i − r_i)/√V_i`` of the unit-normalised shapes; NaN where ``V_i = 0``.
+
+    ``V_i`` is the variance of :func:`compare_histograms` (the pooled shape), so
+    ``χ² = Σ pulls²`` over the bins where it is defined.
+    """
+    r, rv = reference.values(), reference.variances()
+    g, gv = generated.values(), generated.variances()
+    rs, gs = r.sum(), g.sum()
+    if rs <= 0 or gs <= 0:
+        return np.full_like(r, np.nan, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k_r = np.where(r > 0, rv / r, rv.sum() / rs)
+        k_g = np.where(g > 0, gv / g, gv.sum() / gs)
+        n_r, n_g = rs**2 / rv.sum(), gs**2 / gv.sum()  # effective numbers of events
+        rn, gn = r / rs, g / gs
+        pooled = (n_r * rn + n_g * gn) / (n_r + n_g)
+        var = pooled * (k_r / rs + k_g / gs)
+        return np.where(var > 0, (gn - rn) / np.sqrt(np.where(var > 0, var, 1.0)), np.nan)
+
+
 def compare_histograms(reference: hist.Hist, generated: hist.Hist) -> HistComparison:
     """χ² between the unit-normalised shapes of two weighted histograms.
 
@@ -75,22 +96,19 @@ def compare_histograms(reference: hist.Hist, generated: hist.Hist) -> HistCompar
     V_i = p̂_i (k_{r,i}/W_r + k_{g,i}/W_g), where W is a sample's sum of weights and
     k_i = Σw²/Σw in bin i (1 for unweighted events). Using p̂ instead of each
     bin's own content avoids the upward bias of Neyman's χ² in sparse bins.
+    The per-bin terms are :func:`histogram_pulls`.
     """
     r, rv = reference.values(), reference.variances()
-    g, gv = generated.values(), generated.variances()
+    g = generated.values()
     rs, gs = r.sum(), g.sum()
     if rs <= 0 or gs <= 0:
         nan = np.full_like(r, np.nan)
         return HistComparison(float("nan"), 0, nan, nan)
+    pulls = histogram_pulls(reference, generated)
+    used = np.isfinite(pulls)
+    chi2 = float(np.sum(pulls[used] ** 2))
     with np.errstate(divide="ignore", invalid="ignore"):
-        k_r = np.where(r > 0, rv / r, rv.sum() / rs)
-        k_g = np.where(g > 0, gv / g, gv.sum() / gs)
-        n_r, n_g = rs**2 / rv.sum(), gs**2 / gv.sum()  # effective numbers of events
         rn, gn = r / rs, g / gs
-        pooled = (n_r * rn + n_g * gn) / (n_r + n_g)
-        var = pooled * (k_r / rs + k_g / gs)
-        used = var > 0
-        chi2 = float(np.sum((gn[used] - rn[used]) ** 2 / var[used]))
         delta = np.where(rn > 0, 100.0 * np.abs(gn - rn) / rn, np.nan)
         ref_err = np.where(rn > 0, 100.0 * np.sqrt(rv) / r, np.nan)
     return HistComparison(chi2, max(int(used.sum()) - 1, 0), delta, ref_err)
