@@ -16,6 +16,8 @@ events after training) so every multiplicity keeps its training fraction.
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import json
 import os
@@ -300,10 +302,12 @@ class ZJetsINN(Generator):
         if val_data is not None:
             vx, vc, vw, _, _ = stage_tensors(val_data)
             validation = self._stage_validation(vx, vc, vw) if len(vx) else None
+        net = cfg.base if stage == "base" else cfg.jets
+        training = cfg.training if net.epochs is None else dataclasses.replace(cfg.training, epochs=net.epochs)
         trainer = Trainer(
             flow,
             self._stage_loss(len(x)),
-            cfg.training,
+            training,
             seed=cfg.seed + 1 + i,
             checkpoint=None if run is None else run.checkpoint_path(stage),
             fingerprint={**fingerprint, "stage": stage},
