@@ -367,18 +367,25 @@ class ZJetsINN(Generator):
 
     def _training_event_weights(self, features: Any, x: np.ndarray) -> np.ndarray:
         """Eq. (8) times the mass-step weights (:mod:`evgen.mass_step`) of feature rows ``x``."""
-        weights = self.config.magic.training_weights(self._magic_delta_r(features, x))
+        open_dr, mapped_dr = self._pair_delta_r(features, x)
+        weights = self.config.magic.training_weights(open_dr) * self.config.magic.mapped_training_weights(mapped_dr)
         step = self.config.mass_step.training_weights(features.dimuon_mass(x), self.mass_step_ratio)
         return weights * step
 
-    def _magic_delta_r(self, features: Any, x: np.ndarray) -> np.ndarray:
-        """ΔR of the jet pairs the magic transform weights: all, except those whose hole the
-        coordinates close (``[preprocessing] jet_separation = "map"``)."""
-        return features.jet_pair_delta_r(x)[:, self.config.preprocessing.magic_pairs(features.n_jets)]
+    def _pair_delta_r(self, features: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """ΔR of the jet pairs the magic transform weights (Eq. 8, 9) and of those whose hole the
+        coordinates close (``[preprocessing] jet_separation = "map"``; ``magic.mapped_floor``)."""
+        pair_dr = features.jet_pair_delta_r(x)
+        open_pairs = self.config.preprocessing.magic_pairs(features.n_jets)
+        mapped = [i for i in range(pair_dr.shape[1]) if i not in open_pairs]
+        return pair_dr[:, open_pairs], pair_dr[:, mapped]
 
     def _generation_event_weights(self, features: Any, x: np.ndarray) -> np.ndarray:
         """Eq. (9) times the inverse mass-step weights, before the per-multiplicity normalisation."""
-        weights = self.config.magic.generation_weights(self._magic_delta_r(features, x))
+        open_dr, mapped_dr = self._pair_delta_r(features, x)
+        weights = self.config.magic.generation_weights(open_dr) * self.config.magic.mapped_generation_weights(
+            mapped_dr
+        )
         step = self.config.mass_step.generation_weights(features.dimuon_mass(x), self.mass_step_ratio)
         return weights * step
 

@@ -336,6 +336,19 @@ def test_with_the_separation_map_only_the_open_jet_pair_carries_magic_weights(on
     assert pair_dr[:, :2].min() >= 0.4 - 1e-6  # (1,2) and (1,3): mapped, separated by construction
     assert pair_dr[:, 2].min() < 0.4  # (2,3): the network's smoothed density, weighted below
     np.testing.assert_allclose(w[k == 3], gen.magic_norm[3] * generation_weights(pair_dr[:, 2:]), rtol=1e-5)
+    # with a floor, mapped pairs carry the inverse of the linear ramp floor → 1 on [0.4, 1.5]
+    soft = ZJetsINN(TINY, training={"epochs": 1}, preprocessing=pre, magic={"mapped_floor": 0.5})
+    soft.fit(events, progress=False)
+    sample = soft.sample(3000, seed=2)
+    w, k = ak.to_numpy(sample.weight), n_jets(sample)
+    jets = sample.Jet[k == 2]
+    eta = ak.to_numpy(ak.flatten(jets.eta)).reshape(-1, 2)
+    phi = ak.to_numpy(ak.flatten(jets.phi)).reshape(-1, 2)
+    ramp = 0.5 + 0.5 * np.clip((jet_pair_delta_r(eta, phi)[:, 0] - 0.4) / 1.1, 0, 1)
+    np.testing.assert_allclose(w[k == 2], soft.magic_norm[2] / ramp, rtol=1e-5)
+    assert 1 <= w[k == 2].max() / soft.magic_norm[2] <= 2 + 1e-6
+    with pytest.raises(ConfigError, match="mapped_floor"):
+        ZJetsINN(magic={"mapped_floor": 0.0})
     with pytest.raises(ConfigError, match="jet_separation = 'map'"):
         ZJetsINN(preprocessing={"jet_separation": "map"})
     with pytest.raises(ConfigError, match="jet3_reference = 'j3'"):
