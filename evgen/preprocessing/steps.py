@@ -200,11 +200,12 @@ class AsinhScale(BaseStep):
 class LogPolar(BaseStep):
     """A 2-vector ``(x, y)`` in two columns becomes ``(log r, atanh(φ/π))``.
 
-    ``r = √(x² + y²)`` and ``φ = atan2(y, x) − reference`` wrapped into ``(−π, π]``. Why: a
+    ``r = √(x² + y²)`` and ``φ = atan2(y, x) − reference`` wrapped into ``[−π, π)``. Why: a
     2-d density that is finite and peaked at the origin (the transverse-momentum balance of
     Z+jets events: its density falls like ``exp(−|B|/b)``, a cone) has a cusp there in
     Cartesian coordinates, which a flow of smooth splines rounds off, so the magnitude's low
-    end comes out wrong. In polar coordinates the cusp is gone: the magnitude's density is
+    end comes out wrong (measured: −7σ in the 1-jet |Σ p_T| bin at 2–3 GeV, docs/zjets-inn.md).
+    In polar coordinates the cusp is gone: the magnitude's density is
     ``∝ r`` at small ``r``, smooth in ``log r``, and the angle is uniform there.
 
     With ``dx dy = r dr dφ``, ``log|det J| = −2 log r − log π − log(1 − (φ/π)²)``. The

@@ -9,6 +9,7 @@ small networks for the 2nd and 3rd jet); ``[training]``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,7 +162,7 @@ class PreprocessingConfig:
         ):
             what = "jet_separation" if self.jet_separation == "map" else "jet3_reference"
             raise invalid(what, getattr(self, what), "needs coordinates = 'physics' and jet_eta = 'relative'")
-        if not 0 < self.jet_radius < 3.14159:
+        if not 0 < self.jet_radius < math.pi:
             raise invalid("jet_radius", self.jet_radius, "must lie in (0, π)")
         if self.jet_mass not in ("log", "linear"):
             raise invalid("jet_mass", self.jet_mass, "expected 'log' or 'linear'")
