@@ -167,7 +167,9 @@ class MagicTransform:
         known = {"enabled", "r_minus", "r_plus", "r_min", "mapped_floor"}
         unknown = set(mapping) - known
         if unknown:
-            raise ConfigError(f"unknown option(s) magic.{sorted(unknown)[0]}; known: {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"unknown option(s) magic.{sorted(unknown)[0]}; known: {', '.join(sorted(known))}"
+            )
         return cls(**mapping)
 
     def to_dict(self) -> dict[str, Any]:

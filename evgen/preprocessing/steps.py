@@ -282,7 +282,9 @@ class RelativeTo(BaseStep):
         self.columns = _columns(columns, self.kind)
         self.reference = int(reference)
         if self.reference in self.columns or self.reference < 0:
-            raise ConfigError(f"{self.kind}: reference column {reference} must be ≥ 0 and not among {self.columns}")
+            raise ConfigError(
+                f"{self.kind}: reference column {reference} must be ≥ 0 and not among {self.columns}"
+            )
         if period is not None and not period > 0:
             raise ConfigError(f"{self.kind}: period must be positive or None; got {period!r}")
         self.period = None if period is None else float(period)
@@ -343,7 +345,9 @@ class SeparationMap(BaseStep):
 
     kind = "separation-map"
 
-    def __init__(self, pairs: Sequence[Sequence[int]], radius: float = 0.4, outer: float = float(np.pi)) -> None:
+    def __init__(
+        self, pairs: Sequence[Sequence[int]], radius: float = 0.4, outer: float = float(np.pi)
+    ) -> None:
         self.pairs = [[int(a), int(b)] for a, b in pairs]
         _columns([c for pair in self.pairs for c in pair], self.kind)
         if not 0 < radius < outer:

@@ -145,7 +145,7 @@ class ZJetsPreprocessing:
         jet (the magic transformation handles it); ``"map"``: a
         :class:`~evgen.preprocessing.steps.SeparationMap` closes it for jet 2 around jet 1
         and jet 3 around its reference jet, so those pairs need no magic weights
-        (:meth:`magic_pairs`). Needs ``jet_eta = "relative"``.
+        (:func:`magic_pairs`). Needs ``jet_eta = "relative"``.
     jet3_reference
         ``"j1"``: jet 3's ``η`` (relative) and ``Δφ`` are measured from the leading jet;
         ``"j2"``: from jet 2 (``Δφ`` wrapped), so the (2, 3) pair is the mapped one.
@@ -186,13 +186,19 @@ class ZJetsPreprocessing:
         if balance not in BALANCE_FORMS:
             raise ConfigError(f"balance must be one of {list(BALANCE_FORMS)}; got {balance!r}")
         if balance == "polar" and coordinates != "physics":
-            raise ConfigError("balance = 'polar' needs coordinates = 'physics' (the paper's have no balance column)")
+            raise ConfigError(
+                "balance = 'polar' needs coordinates = 'physics' (the paper's have no balance column)"
+            )
         if jet_eta not in JET_ETA_FORMS:
             raise ConfigError(f"jet_eta must be one of {list(JET_ETA_FORMS)}; got {jet_eta!r}")
         if jet_separation not in JET_SEPARATION_FORMS:
-            raise ConfigError(f"jet_separation must be one of {list(JET_SEPARATION_FORMS)}; got {jet_separation!r}")
+            raise ConfigError(
+                f"jet_separation must be one of {list(JET_SEPARATION_FORMS)}; got {jet_separation!r}"
+            )
         if jet3_reference not in JET3_REFERENCES:
-            raise ConfigError(f"jet3_reference must be one of {list(JET3_REFERENCES)}; got {jet3_reference!r}")
+            raise ConfigError(
+                f"jet3_reference must be one of {list(JET3_REFERENCES)}; got {jet3_reference!r}"
+            )
         if (jet_separation == "map" or jet3_reference == "j2") and (
             coordinates != "physics" or jet_eta != "relative"
         ):
@@ -278,10 +284,6 @@ class ZJetsPreprocessing:
         if self.jet_separation == "map":
             steps.append(SeparationMap([[eta[k], dphi[k]] for k in range(2, n + 1)], radius=self.jet_radius))
         return steps
-
-    def magic_pairs(self, n: int) -> list[int]:
-        """The jet pairs (indices in the order (1,2), (1,3), (2,3)) the magic transform still handles."""
-        return magic_pairs(n, self.jet_separation, self.jet3_reference)
 
     def _chain(self, n: int) -> Chain:
         if n not in self.chains:
@@ -397,7 +399,12 @@ class ZJetsPreprocessing:
         # files written before these were choices: the pure boost, the balance's components,
         # absolute jet η (the defaults of the constructor, spelt out so that changing them
         # never changes an old run)
-        old = {"decay_frame": "boost", "balance": "cartesian", "jet_eta": "absolute", "jet_separation": "none"}
+        old = {
+            "decay_frame": "boost",
+            "balance": "cartesian",
+            "jet_eta": "absolute",
+            "jet_separation": "none",
+        }
         pre = cls(**{**old, **spec["params"]})
         pre.muon_mass = float(spec["muon_mass"])
         pre.charged = bool(spec.get("charged", True))

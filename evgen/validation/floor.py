@@ -69,8 +69,11 @@ class FloorComparison:
         return {
             "limit": self.limit,
             "median_ratio": self.median_ratio,
-            "worst": {"multiplicity": self.worst.multiplicity, "observable": self.worst.observable,
-                      "ratio": self.worst.ratio},
+            "worst": {
+                "multiplicity": self.worst.multiplicity,
+                "observable": self.worst.observable,
+                "ratio": self.worst.ratio,
+            },
             "above_limit": len(self.above_limit),
             "observables": [
                 {

@@ -68,7 +68,9 @@ class NetConfig:
     epochs: int | None = None
 
     def __post_init__(self) -> None:
-        if self.epochs is not None and (isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1):
+        if self.epochs is not None and (
+            isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1
+        ):
             raise invalid("epochs", self.epochs, "must be an integer ≥ 1 (or unset: [training] epochs)")
         for name, minimum in (("blocks", 1), ("bins", 2), ("hidden", 1), ("layers", 1)):
             if getattr(self, name) < minimum:
@@ -154,7 +156,9 @@ class PreprocessingConfig:
         if self.jet_eta not in JET_ETA_FORMS:
             raise invalid("jet_eta", self.jet_eta, f"expected one of {list(JET_ETA_FORMS)}")
         if self.jet_separation not in JET_SEPARATION_FORMS:
-            raise invalid("jet_separation", self.jet_separation, f"expected one of {list(JET_SEPARATION_FORMS)}")
+            raise invalid(
+                "jet_separation", self.jet_separation, f"expected one of {list(JET_SEPARATION_FORMS)}"
+            )
         if self.jet3_reference not in JET3_REFERENCES:
             raise invalid("jet3_reference", self.jet3_reference, f"expected one of {list(JET3_REFERENCES)}")
         if (self.jet_separation == "map" or self.jet3_reference == "j2") and (

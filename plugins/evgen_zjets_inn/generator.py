@@ -17,7 +17,6 @@ events after training) so every multiplicity keeps its training fraction.
 from __future__ import annotations
 
 import dataclasses
-
 import hashlib
 import json
 import os
@@ -303,7 +302,9 @@ class ZJetsINN(Generator):
             vx, vc, vw, _, _ = stage_tensors(val_data)
             validation = self._stage_validation(vx, vc, vw) if len(vx) else None
         net = cfg.base if stage == "base" else cfg.jets
-        training = cfg.training if net.epochs is None else dataclasses.replace(cfg.training, epochs=net.epochs)
+        training = (
+            cfg.training if net.epochs is None else dataclasses.replace(cfg.training, epochs=net.epochs)
+        )
         trainer = Trainer(
             flow,
             self._stage_loss(len(x)),
@@ -368,7 +369,9 @@ class ZJetsINN(Generator):
     def _training_event_weights(self, features: Any, x: np.ndarray) -> np.ndarray:
         """Eq. (8) times the mass-step weights (:mod:`evgen.mass_step`) of feature rows ``x``."""
         open_dr, mapped_dr = self._pair_delta_r(features, x)
-        weights = self.config.magic.training_weights(open_dr) * self.config.magic.mapped_training_weights(mapped_dr)
+        weights = self.config.magic.training_weights(open_dr) * self.config.magic.mapped_training_weights(
+            mapped_dr
+        )
         step = self.config.mass_step.training_weights(features.dimuon_mass(x), self.mass_step_ratio)
         return weights * step
 

@@ -288,9 +288,15 @@ def test_relative_to_shifts_by_the_reference_and_refuses_itself():
         LogPolar([0, 1, 2])
 
 
-@pytest.mark.parametrize("balance, jet_eta", [("polar", "absolute"), ("cartesian", "relative"), ("polar", "relative")])
-def test_zjets_preprocessing_balance_and_jet_eta_forms_round_trip_and_persist(events, tmp_path, balance, jet_eta):
-    pre = ZJetsPreprocessing(coordinates="physics", gaussianize=True, balance=balance, jet_eta=jet_eta).fit(events)
+@pytest.mark.parametrize(
+    "balance, jet_eta", [("polar", "absolute"), ("cartesian", "relative"), ("polar", "relative")]
+)
+def test_zjets_preprocessing_balance_and_jet_eta_forms_round_trip_and_persist(
+    events, tmp_path, balance, jet_eta
+):
+    pre = ZJetsPreprocessing(coordinates="physics", gaussianize=True, balance=balance, jet_eta=jet_eta).fit(
+        events
+    )
     pre.save(tmp_path / "pre")
     again = ZJetsPreprocessing.load(tmp_path / "pre")
     assert (again.balance, again.jet_eta) == (balance, jet_eta)
@@ -392,8 +398,12 @@ def test_zjets_preprocessing_with_the_separation_map_round_trips_and_generates_s
 
     events = read_events(plugins.get_dataset("zjets-small").path)
     pre = ZJetsPreprocessing(
-        coordinates="physics", gaussianize=True, balance="polar", jet_eta="relative",
-        jet_separation="map", jet3_reference=jet3_reference,
+        coordinates="physics",
+        gaussianize=True,
+        balance="polar",
+        jet_eta="relative",
+        jet_separation="map",
+        jet3_reference=jet3_reference,
     ).fit(events)
     mapped = {"j1": [0, 1], "j2": [0, 2]}[jet3_reference]  # (1,2) and (1,3) or (2,3)
     for n, (y, where) in pre.encode(events).items():
@@ -409,6 +419,8 @@ def test_zjets_preprocessing_with_the_separation_map_round_trips_and_generates_s
         coordinates="physics", jet_eta="relative", jet_separation="map", jet3_reference=jet3_reference
     ).fit(events)
     x = smooth.features(3).to_features(events[n_jets(events) == 3][:4])
-    np.testing.assert_allclose(smooth.forward(x, 3)[1], _numerical_log_det(smooth._chain(3), x), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        smooth.forward(x, 3)[1], _numerical_log_det(smooth._chain(3), x), rtol=1e-5, atol=1e-5
+    )
     with pytest.raises(ConfigError, match="jet_eta = 'relative'"):
         ZJetsPreprocessing(coordinates="physics", jet_separation="map")

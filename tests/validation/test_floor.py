@@ -38,8 +38,12 @@ def test_floor_comparison_finds_the_biased_observable_and_the_bin_that_carries_i
     training = rng.uniform(size=80_000)
     good = rng.uniform(size=80_000)
     biased = np.concatenate([rng.uniform(size=78_000), rng.uniform(0.30, 0.35, 2_000)])  # +2.5 % in one bin
-    generated = ValidationSummary("truth", "gen", {}, [_result("a", good, truth), _result("b", biased, truth)])
-    floor = ValidationSummary("truth", "train", {}, [_result("a", training, truth), _result("b", training, truth)])
+    generated = ValidationSummary(
+        "truth", "gen", {}, [_result("a", good, truth), _result("b", biased, truth)]
+    )
+    floor = ValidationSummary(
+        "truth", "train", {}, [_result("a", training, truth), _result("b", training, truth)]
+    )
     comparison = floor_comparison(generated, floor, limit=2.0)
     by_name = {row.observable: row for row in comparison.rows}
     assert by_name["a"].ratio < 2 < by_name["b"].ratio
@@ -68,5 +72,7 @@ def test_cli_validate_with_a_floor_writes_the_ratios(collider_file, tmp_path, ca
     assert "against the floor" in capsys.readouterr().out
     # a missing floor file: a clear error, and nothing written
     bad = tmp_path / "bad"
-    assert main(["validate", str(path), str(path), "-o", str(bad), "--floor", str(tmp_path / "nope.root")]) != 0
+    assert (
+        main(["validate", str(path), str(path), "-o", str(bad), "--floor", str(tmp_path / "nope.root")]) != 0
+    )
     assert not bad.exists()

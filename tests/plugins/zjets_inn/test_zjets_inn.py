@@ -356,7 +356,9 @@ def test_with_the_separation_map_only_the_open_jet_pair_carries_magic_weights(on
 
 
 def test_the_jet_networks_can_train_for_their_own_number_of_epochs(train_events, one_torch_thread):
-    gen = ZJetsINN(TINY, training={"epochs": 1}, jets={**TINY["jets"], "epochs": 2}, data={"validation_fraction": 0.0})
+    gen = ZJetsINN(
+        TINY, training={"epochs": 1}, jets={**TINY["jets"], "epochs": 2}, data={"validation_fraction": 0.0}
+    )
     history = gen.fit(train_events[:1500], progress=False)
     assert [len(history[stage]) for stage in ("base", "j2", "j3")] == [1, 2, 2]
     with pytest.raises(ConfigError, match="jets.epochs = 0"):
