@@ -151,11 +151,19 @@ class Chain:
             x, _ = step.forward(x)
         return self
 
-    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(y, log |det ∂y/∂x|)``; the log-det is the sum over steps."""
+    def forward(
+        self, x: np.ndarray, dequantize: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(y, log |det ∂y/∂x|)``; the log-det is the sum over steps.
+
+        With ``dequantize`` (training inputs), steps that have a ``dequantize`` method spread
+        their input's point masses first (:meth:`evgen.preprocessing.steps.Gaussianize.dequantize`).
+        """
         x = as_matrix(x)
         log_det = np.zeros(len(x))
         for step in self.steps:
+            if dequantize is not None and hasattr(step, "dequantize"):
+                x = step.dequantize(x, dequantize)
             x, ld = step.forward(x)
             log_det += ld
         return x, log_det

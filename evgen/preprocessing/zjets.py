@@ -329,22 +329,28 @@ class ZJetsPreprocessing:
                 )
 
     # -- mapping ------------------------------------------------------------------
-    def forward(self, x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Features of ``n``-jet events → network space, with ``log |det ∂y/∂x|``."""
-        return self._chain(n).forward(x)
+    def forward(
+        self, x: np.ndarray, n: int, dequantize: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Features of ``n``-jet events → network space, with ``log |det ∂y/∂x|``
+        (``dequantize``: spread point masses, for training inputs; :meth:`Chain.forward`)."""
+        return self._chain(n).forward(x, dequantize)
 
     def inverse(self, y: np.ndarray, n: int) -> np.ndarray:
         """Network space → features of ``n``-jet events."""
         return self._chain(n).inverse(y)
 
-    def encode(self, events: ak.Array, source: str = "events") -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """Per multiplicity: ``(y, index)``, the network-space points and their event indices."""
+    def encode(
+        self, events: ak.Array, source: str = "events", dequantize: np.random.Generator | None = None
+    ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Per multiplicity: ``(y, index)``, the network-space points and their event indices
+        (``dequantize``: spread point masses, for training inputs)."""
         counts = n_jets(events)
         out = {}
         for n in self.multiplicities:
             index = np.flatnonzero(counts == n)
             if len(index):
-                y, _ = self.forward(self.features(n).to_features(events[index], source), n)
+                y, _ = self.forward(self.features(n).to_features(events[index], source), n, dequantize)
                 out[n] = (y, index)
         return out
 

@@ -239,6 +239,51 @@ def test_gaussianize_gives_standard_normal_marginals_and_a_bijection_of_the_line
     np.testing.assert_allclose(step.inverse(zf), far, rtol=1e-10)
 
 
+def test_gaussianize_dequantizes_a_point_mass_into_a_flat_span_that_decodes_back_to_the_point():
+    from scipy import stats
+
+    rng = np.random.default_rng(6)
+    n = 100_000
+    x = np.column_stack(
+        [rng.normal(size=n), np.where(rng.uniform(size=n) < 0.2, 0.0, rng.exponential(size=n))]
+    )
+    step = Gaussianize(bins=128).fit(x)
+    runs = step.point_masses()
+    assert runs[0] == [] and len(runs[1]) == 1
+    z_point = step.forward(x)[0][x[:, 1] == 0, 1]
+    assert np.ptp(z_point) == 0  # without dequantisation: one value, an unbounded density for a flow
+    spread = step.dequantize(x, np.random.default_rng(0))
+    np.testing.assert_array_equal(spread[:, 0], x[:, 0])  # continuous columns untouched
+    z = step.forward(spread)[0]
+    assert stats.kstest(z[:, 1], "norm").statistic < 0.01  # now the whole column is standard normal
+    assert np.abs(step.inverse(z)[x[:, 1] == 0, 1]).max() < 1e-6  # and the point comes back
+    chain = Chain([Standardize(), Gaussianize(bins=128)]).fit(x)
+    y, _ = chain.forward(x, dequantize=np.random.default_rng(1))
+    assert np.ptp(y[x[:, 1] == 0, 1]) > 0.5
+
+
+def test_gaussianize_on_a_small_sample_keeps_unseen_events_near_the_bulk():
+    """With 1 900 events the outer knots sit where 10 events lie beyond them, not at |z| = 4."""
+    from scipy.special import ndtri
+
+    rng = np.random.default_rng(5)
+    train, unseen = rng.normal(size=(1900, 1)), rng.normal(size=(20_000, 1))
+    old = Gaussianize(tail_events=0).fit(train)  # the knots at the quantiles of |z| ≤ 4
+    new = Gaussianize().fit(train)
+    assert new.z_limit == pytest.approx(-ndtri(10 / 1900)) and old.z_limit == 4.0
+    assert np.abs(old.forward(unseen)[0]).max() > 1e3  # one event beyond the sample's extreme
+    assert np.abs(new.forward(unseen)[0]).max() < 8  # ... lands in the tail of a normal
+    np.testing.assert_allclose(new.inverse(new.forward(unseen)[0]), unseen, rtol=1e-12, atol=1e-12)
+    # weights count through their effective number; a state saved before z_limit existed keeps ±z_max
+    w = np.where(np.arange(1900) < 950, 1.0, 3.0)
+    n_eff = w.sum() ** 2 / np.sum(w * w)
+    assert Gaussianize().fit(train, w).z_limit == pytest.approx(-ndtri(10 / n_eff))
+    legacy = Gaussianize.from_state({"bins": 128, "z_max": 4.0}, {"knots": old.knots})
+    assert legacy.z_limit is None and legacy.grid[-1] == 4.0
+    inside = unseen[(unseen[:, 0] > old.knots[0, 0]) & (unseen[:, 0] < old.knots[0, -1])]
+    np.testing.assert_array_equal(legacy.forward(inside)[0], old.forward(inside)[0])
+
+
 def test_zjets_preprocessing_with_gaussianize_persists(events, tmp_path):
     pre = ZJetsPreprocessing(coordinates="physics", gaussianize=True).fit(events)
     pre.save(tmp_path / "pre")
