@@ -59,6 +59,8 @@ def train_generator(
     bootstrap
         Train on a bootstrap resample of the events (drawn with replacement, fixed by this
         seed; :func:`evgen.generation.ensemble.bootstrap_indices`): one member of a bootstrap ensemble.
+        A generator whose ``fit`` takes ``bootstrap`` resamples its own training split (keeping
+        its validation events distinct); the others get the resampled events.
     plots
         Draw the loss and validation loss per epoch into ``training_curves.png``.
 
@@ -102,12 +104,14 @@ def train_generator(
             from evgen.io import read_events
 
             events = read_events(paths)
-        if bootstrap is not None:
+        params = inspect.signature(generator.fit).parameters
+        kwargs: dict[str, Any] = {}
+        if bootstrap is not None and "bootstrap" in params:
+            kwargs["bootstrap"] = int(bootstrap)  # the generator resamples its own training split
+        elif bootstrap is not None:
             from evgen.generation.ensemble import bootstrap_indices
 
             events = events[bootstrap_indices(len(events), bootstrap)]
-        params = inspect.signature(generator.fit).parameters
-        kwargs: dict[str, Any] = {}
         if "run_dir" in params:
             kwargs["run_dir"] = run.path
         if "progress" in params:

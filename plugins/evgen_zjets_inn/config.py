@@ -4,7 +4,7 @@ Sections: top-level ``seed``; ``[base]`` (the μμj network) and ``[jets]`` (the
 small networks for the 2nd and 3rd jet); ``[training]``
 (:class:`evgen.training.TrainConfig`); ``[magic]`` (:class:`evgen.physics.magic.MagicTransform`);
 ``[mass_step]`` (:class:`evgen.mass_step.MassStep`);
-``[preprocessing]``; ``[data]``. Defaults are Table 1 of Precision Enthusiasts.
+``[preprocessing]``; ``[reflection]`` (:class:`ReflectionConfig`); ``[data]``. Defaults are Table 1 of Precision Enthusiasts.
 """
 
 from __future__ import annotations
@@ -27,7 +27,15 @@ from evgen.preprocessing.zjets import (
 )
 from evgen.training.config import TrainConfig, from_mapping, invalid, to_dict
 
-__all__ = ["NetConfig", "PreprocessingConfig", "DataConfig", "ZJetsINNConfig", "SPLINES", "stored_config"]
+__all__ = [
+    "NetConfig",
+    "PreprocessingConfig",
+    "ReflectionConfig",
+    "DataConfig",
+    "ZJetsINNConfig",
+    "SPLINES",
+    "stored_config",
+]
 
 SPLINES = ("cubic", "rational-quadratic")
 
@@ -201,6 +209,27 @@ class PreprocessingConfig:
 
 
 @dataclass(frozen=True)
+class ReflectionConfig:
+    """The beam reflection ``(η, φ) → (−η, −φ)`` of every particle (:mod:`evgen.physics.reflection`).
+
+    An exact symmetry of proton–proton collisions (a rotation by π about an axis
+    perpendicular to the beams).
+
+    Parameters
+    ----------
+    training
+        Join every training (and validation) event by its reflection: twice the events
+        per epoch (halve the epochs for the same time).
+    generation
+        Reflect each generated event with probability ½, so the generated density is
+        the symmetrised ``½ [p(x) + p(Rx)]`` (``log_prob`` returns that density too).
+    """
+
+    training: bool = False
+    generation: bool = False
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """How training files are read and split.
 
@@ -258,6 +287,7 @@ class ZJetsINNConfig:
     magic: MagicTransform = field(default_factory=MagicTransform)
     mass_step: MassStep = field(default_factory=MassStep)
     preprocessing: PreprocessingConfig = field(default_factory=PreprocessingConfig)
+    reflection: ReflectionConfig = field(default_factory=ReflectionConfig)
     data: DataConfig = field(default_factory=DataConfig)
 
     def __post_init__(self) -> None:

@@ -12,6 +12,10 @@ training fractions, the networks are chained (Fig. 1), the preprocessing is
 inverted and the events carry the inverse magic weights of Eq. (9) — zero below
 ΔR_jj = 0.4 — normalised per multiplicity (mean weight one, measured on generated
 events after training) so every multiplicity keeps its training fraction.
+
+``[reflection]`` uses the beam reflection ``(η, φ) → (−η, −φ)``, an exact symmetry of
+pp collisions (:mod:`evgen.physics.reflection`): ``training`` joins every training event
+by its mirror image, ``generation`` reflects each generated event with probability ½.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from evgen.files import atomic_write
 from evgen.generation.run_dir import RunDir
 from evgen.interfaces import Generator
 from evgen.physics.observables import dimuon_mass
+from evgen.physics.reflection import reflect, reflect_some, symmetrised_log_prob
 from evgen.preprocessing.zjets import MULTIPLICITIES, ZJetsPreprocessing
 from evgen.training.config import deep_merge
 from evgen_zjets_inn.config import ZJetsINNConfig, stored_config
@@ -40,6 +45,10 @@ from evgen_zjets_inn.config import ZJetsINNConfig, stored_config
 __all__ = ["ZJetsINN", "check_events"]
 
 _STATE = "model.json"
+#: No Z+jets event at a collider has a feature (GeV or rad) beyond this: rows past it are the flow's
+#: numerical tail (an exp of a huge network output), which would overflow the float32 branches of
+#: the ROOT file into inf and NaN; they are redrawn like non-finite rows.
+FEATURE_LIMIT = 1e6
 #: Generated events per multiplicity that fix the magic-weight normalisation (0.3 % precision).
 MAGIC_NORMALISATION_EVENTS = 20_000
 _WEIGHTS = "zjets_inn"
@@ -142,6 +151,7 @@ class ZJetsINN(Generator):
         *,
         run_dir: str | os.PathLike[str] | None = None,
         progress: bool = True,
+        bootstrap: int | None = None,
         **options: Any,
     ) -> dict[str, Any]:
         """Train the three networks; returns ``{"base": [...], "j2": [...], "j3": [...]}`` per-epoch records.
@@ -159,6 +169,11 @@ class ZJetsINN(Generator):
             resumes from them when they exist.
         progress
             Show progress bars.
+        bootstrap
+            Train on a bootstrap resample of the training split (with replacement, fixed by this
+            seed; :func:`evgen.generation.ensemble.bootstrap_indices`): one member of a bootstrap
+            ensemble. The validation events stay distinct events the networks never saw, so the
+            validation loss (and ``keep_best``) is not fooled by duplicates of training events.
         """
         import torch
 
@@ -174,6 +189,13 @@ class ZJetsINN(Generator):
         rng = np.random.default_rng(cfg.seed)
         is_val = rng.uniform(size=len(events)) < cfg.data.validation_fraction
         train, val = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+        if bootstrap is not None:
+            from evgen.generation.ensemble import bootstrap_indices
+
+            train = train[bootstrap_indices(len(train), bootstrap)]
+        n_independent, n_distinct = len(train), int(np.unique(train).size)
+        if cfg.reflection.training:
+            events, w_all, train, val = with_reflections(events, w_all, train, val)
 
         pre, counts = self._fit_event_statistics(events, w_all, train)
 
@@ -202,8 +224,12 @@ class ZJetsINN(Generator):
         self.info.update(
             {
                 "magic_training_mean_weight": {str(k): v for k, v in training_mean_w.items()},
-                "n_train": int(len(train)),
+                "n_train": int(n_independent),
+                "n_train_rows": int(len(train)),
+                "n_train_distinct": n_distinct,
+                "bootstrap_seed": bootstrap,
                 "n_validation": int(len(val)),
+                "reflection": dataclasses.asdict(cfg.reflection),
                 "n_train_per_network": dict(self.n_train_stage),
                 "multiplicity_fractions": {str(k): v for k, v in self.fractions.items()},
                 "magic_normalisation": {str(k): v for k, v in self.magic_norm.items()},
@@ -254,7 +280,9 @@ class ZJetsINN(Generator):
 
         ys, ns, ws, idx = [], [], [], []
         width = 5 + 4 * max(MULTIPLICITIES)
-        for n, (y, where) in pre.encode(events[index]).items():
+        # point masses (jets of zero mass) spread over their span: a flow cannot exploit them
+        dequantize = np.random.default_rng([self.config.seed, len(index), 0xDE0])
+        for n, (y, where) in pre.encode(events[index], dequantize=dequantize).items():
             f = pre.features(n)
             x = f.to_features(events[index][where])
             magic = self._training_event_weights(f, x)
@@ -447,8 +475,16 @@ class ZJetsINN(Generator):
         the multiplicity probability are not included. (For samples without muon charge
         the physics coordinates label a random muon; the value is then the density of
         that labelling, and the event density is the average over both labellings.)
+        With ``[reflection] generation`` it is the density of the symmetrised generator,
+        ``½ [p(x) + p(Rx)]``, which is what :meth:`sample` draws from.
         """
         self._check_trained()
+        if self.config.reflection.generation:
+            return symmetrised_log_prob(self._log_prob(events), self._log_prob(reflect(events)))
+        return self._log_prob(events)
+
+    def _log_prob(self, events: ak.Array) -> np.ndarray:
+        """The networks' own density (without the reflection's symmetrisation)."""
         out = np.full(len(events), np.nan)
         for n, (y, where) in self.preprocessing.encode(events).items():
             f = self.preprocessing.features(n)
@@ -527,17 +563,22 @@ class ZJetsINN(Generator):
         if not parts:
             return self._empty()
         events = concatenate(parts)
-        return events[np.argsort(np.concatenate(order), kind="stable")]
+        events = events[np.argsort(np.concatenate(order), kind="stable")]
+        if self.config.reflection.generation:
+            # the last use of rng: the same seed gives the same events, half of them mirrored
+            events = reflect_some(events, rng)
+        return events
 
     def _sample_features(self, k: int, size: int, generator: Any) -> np.ndarray:
-        """Features of ``size`` ``k``-jet events; rows with non-finite values are redrawn."""
+        """Features of ``size`` ``k``-jet events; rows with non-finite values (or beyond :data:`FEATURE_LIMIT`) are redrawn."""
         out = np.empty((size, self.preprocessing.features(k).dim))
         todo = np.arange(size)
         for _ in range(20):
             y = self.model.sample(k, len(todo), generator).double().cpu().numpy()
             with np.errstate(over="ignore", invalid="ignore"):
                 x = self.preprocessing.decode_features(y, k)
-            ok = np.all(np.isfinite(x), axis=1)
+            with np.errstate(invalid="ignore"):
+                ok = np.all(np.abs(x) < FEATURE_LIMIT, axis=1)  # False for NaN and inf too
             out[todo[ok]] = x[ok]
             todo = todo[~ok]
             if len(todo) == 0:
@@ -612,6 +653,20 @@ class ZJetsINN(Generator):
                 if k not in ("multiplicity_fractions", "magic_normalisation")
             },
         }
+
+
+def with_reflections(
+    events: ak.Array, weights: np.ndarray, train: np.ndarray, val: np.ndarray
+) -> tuple[ak.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """The events followed by their beam reflections; each reflection stays on its original's side of the split."""
+    n = len(events)
+    doubled = concatenate([events, reflect(events)])
+    return (
+        doubled,
+        np.concatenate([weights, weights]),
+        np.concatenate([train, train + n]),
+        np.concatenate([val, val + n]),
+    )
 
 
 def _flow_loss(model: Any, batch: tuple[Any, ...]) -> Any:

@@ -389,6 +389,10 @@ def test_bootstrap_members_and_an_ensemble_of_runs(tmp_path):
         runs.append(run)
         info = json.loads((run / "provenance.json").read_text())
         assert info["bootstrap_seed"] == b and info["n_events"] == 3000
+        # zjets-inn resamples its own training split: the validation events stay distinct
+        fitted = json.loads((run / "model.json").read_text())["info"]
+        assert fitted["bootstrap_seed"] == b and fitted["n_train"] + fitted["n_validation"] == 3000
+        assert 0.55 < fitted["n_train_distinct"] / fitted["n_train"] < 0.72
     ensemble = RunEnsemble(runs)
     member = get_generator("zjets-inn").load(runs[1])
     assert ak.to_list(ensemble.sample(50, seed=7, theta=1).Muon.pt) == ak.to_list(

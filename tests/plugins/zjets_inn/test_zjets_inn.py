@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import awkward as ak
 import numpy as np
 import pytest
 import torch
-from evgen_zjets_inn.config import ZJetsINNConfig
+from evgen_zjets_inn.config import ReflectionConfig, ZJetsINNConfig
 from evgen_zjets_inn.generator import ZJetsINN, check_events
 from evgen_zjets_inn.synthetic import toy_zjets_events
 
@@ -363,3 +364,60 @@ def test_the_jet_networks_can_train_for_their_own_number_of_epochs(train_events,
     assert [len(history[stage]) for stage in ("base", "j2", "j3")] == [1, 2, 2]
     with pytest.raises(ConfigError, match="jets.epochs = 0"):
         ZJetsINN(jets={"epochs": 0})
+
+
+def test_reflection_mirrors_half_the_generated_events_and_symmetrises_the_density(trained_physics, tmp_path):
+    from evgen.physics.reflection import reflect
+
+    trained_physics.save(tmp_path / "run")
+    symmetric = load_generator(tmp_path / "run")
+    symmetric.config = dataclasses.replace(symmetric.config, reflection=ReflectionConfig(generation=True))
+    plain, mirrored = trained_physics.sample(3000, seed=4), symmetric.sample(3000, seed=4)
+    eta, eta0 = ak.to_numpy(mirrored.Jet.eta[:, 0]), ak.to_numpy(plain.Jet.eta[:, 0])
+    flipped = eta == -eta0
+    assert np.all(flipped | (eta == eta0))  # the same events, some of them mirrored
+    assert 0.45 < flipped.mean() < 0.55
+    np.testing.assert_array_equal(ak.to_numpy(mirrored.Jet.pt[:, 0]), ak.to_numpy(plain.Jet.pt[:, 0]))
+    # the density of the symmetrised generator: the same for an event and its mirror image,
+    # the mean of the network's density at both
+    lp, lp_mirror = symmetric.log_prob(plain[:200]), symmetric.log_prob(reflect(plain[:200]))
+    np.testing.assert_allclose(lp, lp_mirror, rtol=1e-6)
+    own, own_mirror = trained_physics.log_prob(plain[:200]), trained_physics.log_prob(reflect(plain[:200]))
+    assert np.max(np.abs(own - own_mirror)) > 1e-3  # the network alone is not symmetric
+    np.testing.assert_allclose(lp, np.logaddexp(own, own_mirror) - np.log(2), rtol=1e-9)
+
+
+def test_reflection_in_training_doubles_the_rows_and_makes_the_fitted_maps_symmetric(train_events):
+    pre = {"gaussianize": True, "whitening": "none"}
+    gen = ZJetsINN(TINY, training={"epochs": 1}, preprocessing=pre, reflection={"training": True})
+    gen.fit(train_events[:1500], progress=False)
+    assert gen.info["n_train_rows"] == 2 * gen.info["n_train"]
+    knots = gen.preprocessing.chains[1].steps[-1].knots
+    y_col = gen.preprocessing.features(1).names.index("j1_eta")
+    # an exactly mirror-symmetric sample: the leading jet's η quantiles are antisymmetric
+    np.testing.assert_allclose(knots[y_col], -knots[y_col][::-1], atol=1e-6)
+    with pytest.raises(ConfigError, match="reflection"):
+        ZJetsINN(reflection={"training": "maybe"})
+
+
+def test_a_runaway_network_row_is_redrawn_not_written_as_inf_or_nan(trained_physics, monkeypatch):
+    """A network output far in the tail decodes to p_T ~ 1e12 GeV, which overflows float32 to inf."""
+    from evgen_zjets_inn.generator import FEATURE_LIMIT
+
+    original = trained_physics.model.sample
+    calls = []
+
+    def runaway(n, size, generator=None):
+        y = original(n, size, generator)
+        if not calls:
+            y[0] = 60.0  # every coordinate far beyond the training range
+        calls.append(size)
+        return y
+
+    monkeypatch.setattr(trained_physics.model, "sample", runaway)
+    events = trained_physics.sample(500, seed=0, conditions=np.ones(500))
+    assert calls[1] == 1  # the one runaway row was drawn again
+    for field in ("pt", "eta", "phi", "mass"):
+        for name in ("Muon", "Jet"):
+            values = ak.to_numpy(ak.flatten(events[name][field]))
+            assert np.all(np.isfinite(values)) and np.all(np.abs(values) < FEATURE_LIMIT)
