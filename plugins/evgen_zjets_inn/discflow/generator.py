@@ -156,6 +156,11 @@ class DiscFlow(ZJetsINN):
             preprocessing=source.config.preprocessing,
             magic=source.config.magic,
             mass_step=source.config.mass_step,
+            # the source's networks sample, so its generation rule comes along (a symmetrised INN
+            # stays symmetrised); the joint phase itself trains on the events as they are
+            reflection=dataclasses.replace(
+                self.config.reflection, generation=source.config.reflection.generation
+            ),
         )
         self.mass_step_ratio = source.mass_step_ratio
         self.model = source.model
