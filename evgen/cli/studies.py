@@ -149,8 +149,10 @@ def _cmd_zjets_amplification(args: argparse.Namespace) -> int:
         print(
             f"n_train {size}: median amplification measured {sorted(measured)[len(measured) // 2]:.3g}, "
             f"predicted {sorted(r['amplification_predicted'] for r in rows)[len(rows) // 2]:.3g}; "
-            f"pooled 68 % coverage {report['coverage_68_pooled']:.3f}; worth less than the training sample: "
-            f"{less} of {len(rows)}"
+            f"pooled 68 % coverage {report['coverage_68_pooled']:.3f}, in [0.60, 0.76] for "
+            f"{report['observables_with_coverage_in_60_76']} of {len(rows)} observables (of those, predicted "
+            f"and measured agree for {report['covered_observables_agreeing']}); worth less than the training "
+            f"sample: {less} of {len(rows)}"
         )
     print(f"report: {Path(args.output) / 'amplification.md'}")
     return 0

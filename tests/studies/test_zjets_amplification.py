@@ -52,6 +52,9 @@ def test_a_bootstrap_of_the_training_histogram_is_worth_k_over_k_plus_1_of_it_pr
     assert 0.4 < single < 0.62
     assert 0.6 < report["coverage_68_pooled"] < 0.76
     assert np.mean([abs(r["predicted_minus_measured_sigma"]) < 2 for r in rows]) > 0.85
+    covered = [r for r in rows if 0.60 <= r["coverage_68"] <= 0.76]
+    assert len(report["covered_observables"]) == len(covered) == report["observables_with_coverage_in_60_76"]
+    assert report["covered_observables_agreeing"] == sum(r["agree"] for r in covered)
     assert {"coverage_68", "amplification_low", "amplification_high", "agree", "bulk_bins"} <= set(rows[0])
 
 
