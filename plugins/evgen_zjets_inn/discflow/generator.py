@@ -47,7 +47,7 @@ from evgen.generation.run_dir import RunDir
 from evgen.preprocessing.zjets import MULTIPLICITIES
 from evgen.training.config import deep_merge
 from evgen_zjets_inn.discflow.config import DiscFlowConfig
-from evgen_zjets_inn.generator import ZJetsINN, check_events
+from evgen_zjets_inn.generator import FEATURE_LIMIT, ZJetsINN, check_events
 
 __all__ = ["DiscFlow"]
 
@@ -179,7 +179,10 @@ class DiscFlow(ZJetsINN):
         pre = self.preprocessing
         width = 5 + 4 * max(MULTIPLICITIES)
         ys, ns, ws, rows, features = [], [], [], [], {}
-        for n, (y, where) in pre.encode(events).items():
+        # point masses spread as in ZJetsINN's own training inputs: without it the joint phase
+        # can put unbounded density on the jets of zero mass
+        dequantize = np.random.default_rng([self.config.seed, len(events), 0xDE0])
+        for n, (y, where) in pre.encode(events, dequantize=dequantize).items():
             f = pre.features(n)
             x = f.to_features(events[where])
             magic = self._training_event_weights(f, x)
@@ -211,7 +214,8 @@ class DiscFlow(ZJetsINN):
             y = self.model.sample(n, missing, generator).double().cpu().numpy()
             with np.errstate(over="ignore", invalid="ignore"):
                 x = self.preprocessing.decode_features(y, n)
-            parts.append(x[np.all(np.isfinite(x), axis=1)])
+            with np.errstate(invalid="ignore"):
+                parts.append(x[np.all(np.abs(x) < FEATURE_LIMIT, axis=1)])  # False for NaN and inf too
             missing -= len(parts[-1])
             if missing == 0:
                 break
