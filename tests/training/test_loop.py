@@ -59,6 +59,7 @@ def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 
 
 def test_interrupted_run_resumes_to_the_identical_result(tmp_path):
+    before = signal.getsignal(signal.SIGINT)  # default_int_handler, or SIG_IGN in a background job
     reference, ref_history = _train(tmp_path, "reference")
 
     def ctrl_c(info):
@@ -73,7 +74,7 @@ def test_interrupted_run_resumes_to_the_identical_result(tmp_path):
     resumed, history = _train(tmp_path, "resumed", model_seed=99)
     assert _same(reference, resumed)
     assert [r["loss"] for r in history] == [r["loss"] for r in ref_history]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before  # the loop's handler is gone again
 
 
 def test_crash_after_an_epoch_resumes_from_its_checkpoint(tmp_path):
