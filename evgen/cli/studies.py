@@ -144,7 +144,7 @@ def _cmd_zjets_amplification(args: argparse.Namespace) -> int:
     )
     for size, report in result["sizes"].items():
         rows = report["observables"]
-        less = sum(r["amplification_high"] < 1 for r in rows)
+        less = len(report["worth_less_than_training"])
         print(
             f"n_train {size}: median amplification measured {report['median_amplification_measured']:.3g}, "
             f"predicted {report['median_amplification_predicted']:.3g}; "

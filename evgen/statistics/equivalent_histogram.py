@@ -115,14 +115,15 @@ def fraction_variances(values: np.ndarray, variances: np.ndarray) -> np.ndarray:
     weights, :math:`V` their total and :math:`\gamma_j = w_j/W`; for unit weights
     :math:`\gamma_j(1-\gamma_j)/n`.
     """
+    from evgen.statistics.uncertainty import band_from_counts
+
     w, v = _checked(values, "values"), _checked(variances, "variances")
     if w.shape != v.shape:
         raise InputError(f"values and variances differ in shape: {w.shape} vs {v.shape}")
-    total = w.sum()
-    if total <= 0:
+    if w.sum() <= 0:
         raise InputError("a histogram with no entries has no fractions")
-    g = w / total
-    return np.maximum(v * (1 - 2 * g) + g * g * v.sum(), 0.0) / total**2
+    # one draw of a band: its stochastic fraction error is this ratio estimator
+    return band_from_counts(np.arange(len(w) + 1.0), w, v).fraction_sigma_stoch ** 2
 
 
 def pooled_shape(

@@ -163,17 +163,19 @@ def _observable_row(
         pooled_shape,
         predicted_equivalent_events,
     )
+    from evgen.statistics.uncertainty import band_from_counts
 
     k = len(members)
     t, tv = truth
     tau, var_tau = _fractions(t, tv)
-    fractions = np.array([_fractions(w, w2)[0] for w, w2 in members])
-    stochastic = np.array([_fractions(w, w2)[1] for w, w2 in members])
-    mean = fractions.mean(axis=0)
-    spread = fractions.var(axis=0, ddof=1) if k > 1 else np.zeros_like(mean)
-    sigma_pred2 = np.maximum(spread - stochastic.mean(axis=0), 0.0)
+    # the members as draws of a band: their spread less their own sampling noise (Eq. 21, normalised)
+    band = band_from_counts(
+        np.arange(len(t) + 1.0), np.array([w for w, _ in members]), np.array([w2 for _, w2 in members])
+    )
+    mean = band.mean_fraction
+    sigma_pred2 = band.fraction_sigma_pred**2
     sigma2 = sigma_pred2 * (1 + 1 / k)
-    var_mean = stochastic.mean(axis=0) / k  # the sampling noise of the mean histogram
+    var_mean = band.fraction_sigma_stoch**2 / k  # the sampling noise of the mean histogram
     total_w = float(sum(w.sum() for w, _ in members))
     total_w2 = float(sum(w2.sum() for _, w2 in members))
     g_values = mean * total_w
@@ -281,6 +283,10 @@ def size_report(
         "n_train_per_multiplicity": {str(k): int(v) for k, v in n_train_per_multiplicity.items()},
         "coverage_68_pooled": covered / bulk if bulk else math.nan,
         "observables_with_coverage_in_60_76": len(in_range),
+        # the upper end of the measured amplification's 68 % interval below 1
+        "worth_less_than_training": [
+            f"{r['multiplicity']} j {r['observable']}" for r in rows if r["amplification_high"] < 1
+        ],
         "observables": rows,
     }
 
@@ -407,7 +413,7 @@ def markdown(result: Mapping[str, Any]) -> str:
         "",
     ]
     for size, report in result["sizes"].items():
-        less = [r for r in report["observables"] if r["amplification_high"] < 1]
+        less = report["worth_less_than_training"]
         lines += [
             f"## n_train = {size} ({report['members']} bootstrap members; training events per multiplicity "
             f"{report['n_train_per_multiplicity']})",
@@ -421,7 +427,7 @@ def markdown(result: Mapping[str, Any]) -> str:
             f"[0.60, 0.76]: {report['observables_with_coverage_in_60_76']} of {len(report['observables'])}, "
             f"and of those predicted and measured agree within 2σ for {report['covered_observables_agreeing']}. "
             f"Worth less than the training sample (upper end of the 68 % interval below 1): {len(less)} observables"
-            + (": " + ", ".join(f"{r['multiplicity']} j {r['observable']}" for r in less) if less else "")
+            + (": " + ", ".join(less) if less else "")
             + ".",
             "",
             "| jets | observable | A predicted | A measured [68 %] | A one member | training (≈ 1) | "
