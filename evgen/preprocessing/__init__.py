@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from evgen.preprocessing.base import BaseStep, Chain, Step, register_step, step_kinds
+from evgen.preprocessing.radial import RadialEqualize
 from evgen.preprocessing.steps import (
     AsinhScale,
     AtanhScale,
@@ -40,6 +41,7 @@ __all__ = [
     "LogPolar",
     "RelativeTo",
     "SeparationMap",
+    "RadialEqualize",
     "ZJetsPhysicsFeatures",
     "Standardize",
     "Whiten",

@@ -21,6 +21,7 @@ import numpy as np
 from evgen.errors import ConfigError, InputError
 from evgen.events import n_jets
 from evgen.preprocessing.base import Chain, load_state, save_state
+from evgen.preprocessing.radial import RadialEqualize
 from evgen.preprocessing.resonance import DECAY_FRAMES
 from evgen.preprocessing.steps import (
     AsinhScale,
@@ -151,6 +152,11 @@ class ZJetsPreprocessing:
         ``"j2"``: from jet 2 (``Δφ`` wrapped), so the (2, 3) pair is the mapped one.
     jet_radius
         ``R`` of the jet algorithm, for ``jet_separation = "map"``.
+    separation_equalize
+        ``ρ`` (0: off; needs ``jet_separation = "map"``): within ``ρ`` of the reference jet, in
+        the mapped plane, the mapped jets' radial density is equalised onto a smooth profile
+        (:class:`~evgen.preprocessing.radial.RadialEqualize`), so the collinear peak's ring
+        no longer has to be drawn by the network.
     """
 
     def __init__(
@@ -170,6 +176,7 @@ class ZJetsPreprocessing:
         jet_separation: str = "none",
         jet3_reference: str = "j1",
         jet_radius: float = 0.4,
+        separation_equalize: float = 0.0,
     ) -> None:
         if whitening not in ("cholesky", "pca", "none"):
             raise ConfigError(f"whitening must be 'cholesky', 'pca' or 'none'; got {whitening!r}")
@@ -213,6 +220,12 @@ class ZJetsPreprocessing:
         self.jet_separation = jet_separation
         self.jet3_reference = jet3_reference
         self.jet_radius = float(jet_radius)
+        if not 0 <= separation_equalize <= np.pi or (separation_equalize > 0 and jet_separation != "map"):
+            raise ConfigError(
+                "separation_equalize must lie in [0, π] (0: off) and needs jet_separation = 'map'; "
+                f"got {separation_equalize!r} with jet_separation {jet_separation!r}"
+            )
+        self.separation_equalize = float(separation_equalize)
         self.charged = True
         if jet_mass_shift is not None and not jet_mass_shift > 0:
             raise ConfigError(f"jet_mass_shift must be positive or None; got {jet_mass_shift!r}")
@@ -282,7 +295,10 @@ class ZJetsPreprocessing:
             to_j1 = [eta[2]]
         steps.append(RelativeTo(to_j1, reference=eta[1]))
         if self.jet_separation == "map":
-            steps.append(SeparationMap([[eta[k], dphi[k]] for k in range(2, n + 1)], radius=self.jet_radius))
+            pairs = [[eta[k], dphi[k]] for k in range(2, n + 1)]
+            steps.append(SeparationMap(pairs, radius=self.jet_radius))
+            if self.separation_equalize > 0:
+                steps.append(RadialEqualize(pairs, radius=self.separation_equalize))
         return steps
 
     def _chain(self, n: int) -> Chain:
@@ -378,6 +394,7 @@ class ZJetsPreprocessing:
             "jet_separation": self.jet_separation,
             "jet3_reference": self.jet3_reference,
             "jet_radius": self.jet_radius,
+            "separation_equalize": self.separation_equalize,
         }
 
     def save(self, path: str | Path) -> None:

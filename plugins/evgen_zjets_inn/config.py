@@ -133,6 +133,10 @@ class PreprocessingConfig:
         ``"j1"`` or ``"j2"``: the jet that jet 3's position is measured from.
     jet_radius
         The jet algorithm's ``R`` for the map.
+    separation_equalize
+        ``ρ`` of :class:`evgen.preprocessing.radial.RadialEqualize` (0: off; needs
+        ``jet_separation = "map"``): the mapped jets' radial density within ``ρ`` of the
+        reference jet equalised onto a smooth profile (the collinear peak's ring removed).
     """
 
     jet_pt_min: float = 20.0
@@ -149,6 +153,7 @@ class PreprocessingConfig:
     jet_separation: str = "none"
     jet3_reference: str = "j1"
     jet_radius: float = 0.4
+    separation_equalize: float = 0.0
 
     def __post_init__(self) -> None:
         if self.coordinates not in COORDINATES:
@@ -176,6 +181,10 @@ class PreprocessingConfig:
             raise invalid(what, getattr(self, what), "needs coordinates = 'physics' and jet_eta = 'relative'")
         if not 0 < self.jet_radius < math.pi:
             raise invalid("jet_radius", self.jet_radius, "must lie in (0, π)")
+        if not 0 <= self.separation_equalize <= math.pi:
+            raise invalid("separation_equalize", self.separation_equalize, "must lie in [0, π] (0: off)")
+        if self.separation_equalize > 0 and self.jet_separation != "map":
+            raise invalid("separation_equalize", self.separation_equalize, "needs jet_separation = 'map'")
         if self.jet_mass not in ("log", "linear"):
             raise invalid("jet_mass", self.jet_mass, "expected 'log' or 'linear'")
         if not self.jet_mass_shift > 0:
@@ -201,6 +210,7 @@ class PreprocessingConfig:
             "jet_separation": self.jet_separation,
             "jet3_reference": self.jet3_reference,
             "jet_radius": self.jet_radius,
+            "separation_equalize": self.separation_equalize,
         }
 
     def magic_pairs(self, n_jets: int) -> list[int]:

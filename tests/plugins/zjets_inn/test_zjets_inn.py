@@ -356,6 +356,37 @@ def test_with_the_separation_map_only_the_open_jet_pair_carries_magic_weights(on
         ZJetsINN(preprocessing={"jet3_reference": "j3"})
 
 
+def test_the_radial_equaliser_trains_saves_and_samples_separated_jets(one_torch_thread, tmp_path):
+    from evgen import plugins
+    from evgen.physics.magic import jet_pair_delta_r
+
+    events = read_events(plugins.get_dataset("zjets-small").path)[:8000]
+    pre = {
+        "gaussianize": True,
+        "balance": "polar",
+        "jet_eta": "relative",
+        "jet_separation": "map",
+        "separation_equalize": 1.5,
+    }
+    gen = ZJetsINN(TINY, training={"epochs": 1}, preprocessing=pre)
+    gen.fit(events, progress=False)
+    assert "radial-equalize" in [s.kind for s in gen.preprocessing.chains[3].steps]
+    gen.save(tmp_path / "run")
+    again = ZJetsINN.load(tmp_path / "run")
+    assert again.config.preprocessing.separation_equalize == 1.5
+    sample = again.sample(3000, seed=4)
+    np.testing.assert_array_equal(ak.to_numpy(sample.weight), ak.to_numpy(gen.sample(3000, seed=4).weight))
+    jets = sample.Jet[n_jets(sample) == 2]
+    eta = ak.to_numpy(ak.flatten(jets.eta)).reshape(-1, 2)
+    phi = ak.to_numpy(ak.flatten(jets.phi)).reshape(-1, 2)
+    assert jet_pair_delta_r(eta, phi).min() >= 0.4 - 1e-6
+    assert np.isfinite(again.log_prob(sample)).all()
+    with pytest.raises(ConfigError, match="separation_equalize.*needs jet_separation = 'map'"):
+        ZJetsINN(preprocessing={**pre, "jet_separation": "none"})
+    with pytest.raises(ConfigError, match="separation_equalize"):
+        ZJetsINN(preprocessing={**pre, "separation_equalize": 4.0})
+
+
 def test_the_jet_networks_can_train_for_their_own_number_of_epochs(train_events, one_torch_thread):
     gen = ZJetsINN(
         TINY, training={"epochs": 1}, jets={**TINY["jets"], "epochs": 2}, data={"validation_fraction": 0.0}
