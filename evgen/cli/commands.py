@@ -124,7 +124,7 @@ def _floor(reference, floor_events, summary, output: Path, bins: int) -> None:  
     """Every observable's χ²/ndf next to the training sample's own against the same reference."""
     from evgen.files import atomic_write_text
     from evgen.validation.compare import validate
-    from evgen.validation.floor import floor_comparison
+    from evgen.validation.floor import SIGNIFICANT_P, floor_comparison
 
     comparison = floor_comparison(summary, validate(reference, floor_events, bins=bins, plots=False))
     atomic_write_text(output / "floor.json", json.dumps(comparison.to_dict(), indent=2))
@@ -134,7 +134,7 @@ def _floor(reference, floor_events, summary, output: Path, bins: int) -> None:  
         f"against the floor (the training sample vs the same reference): median ratio "
         f"{comparison.median_ratio:.2f}, worst {worst.ratio:.2f} ({worst.observable}, {worst.multiplicity} jets), "
         f"{len(comparison.above_limit)} of {len(comparison.rows)} observables above {comparison.limit:g} × "
-        f"({output}/floor.md)"
+        f"({len(comparison.significant)} beyond the statistics, p < {SIGNIFICANT_P:g}; {output}/floor.md)"
     )
 
 

@@ -9,6 +9,12 @@ one of the generated events and one of the training events, and tabulates, per j
 multiplicity and observable, both χ²/ndf, their ratio, and the bins that carry a
 failing observable's χ² (their pulls, :func:`~evgen.validation.histograms.histogram_pulls`):
 where a generator fails usually tells why (a smoothed cusp, a leaking hole).
+
+The ratio alone can mislead where the floor itself fluctuated low: two independent samples
+of one density give χ²/ndf ≈ 1 ± √(2/ndf), so a floor of 0.6 puts even a perfect generator
+near 1.7 ×. Each row therefore also carries ``p_value``, the probability that a generator
+whose density *is* the truth's would reach the generated χ² (the χ² distribution with the
+comparison's ndf): a failure with p ≥ 0.001 is within what the statistics allow.
 """
 
 from __future__ import annotations
@@ -22,7 +28,10 @@ from evgen.errors import InputError
 from evgen.validation.histograms import histogram_pulls
 from evgen.validation.results import ObservableResult, ValidationSummary
 
-__all__ = ["FloorRow", "FloorComparison", "floor_comparison"]
+__all__ = ["FloorRow", "FloorComparison", "floor_comparison", "SIGNIFICANT_P"]
+
+#: Below this p-value a failing observable is beyond what the statistics allow.
+SIGNIFICANT_P = 1e-3
 
 
 @dataclass(frozen=True)
@@ -35,10 +44,21 @@ class FloorRow:
     floor: float
     #: ``(low edge, high edge, pull)`` of the bins with the largest |pull| of the generated sample.
     worst_bins: tuple[tuple[float, float, float], ...]
+    #: Degrees of freedom of the generated comparison (0: unknown).
+    ndf: int = 0
 
     @property
     def ratio(self) -> float:
         return self.generated / self.floor if self.floor > 0 else float("inf")
+
+    @property
+    def p_value(self) -> float:
+        """``P(χ² ≥ observed)`` for a generator equal to the truth (χ² with ``ndf`` degrees of freedom)."""
+        if self.ndf <= 0 or not np.isfinite(self.generated):
+            return float("nan")
+        from scipy.stats import chi2
+
+        return float(chi2.sf(self.generated * self.ndf, self.ndf))
 
 
 @dataclass(frozen=True)
@@ -65,6 +85,11 @@ class FloorComparison:
         """The observables whose χ²/ndf exceeds ``limit`` × the floor."""
         return [row for row in self.rows if row.ratio > self.limit]
 
+    @property
+    def significant(self) -> list[FloorRow]:
+        """Of :attr:`above_limit`, those no perfect generator would reach (``p_value < SIGNIFICANT_P``)."""
+        return [row for row in self.above_limit if row.p_value < SIGNIFICANT_P]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "limit": self.limit,
@@ -75,6 +100,7 @@ class FloorComparison:
                 "ratio": self.worst.ratio,
             },
             "above_limit": len(self.above_limit),
+            "above_limit_significant": len(self.significant),
             "observables": [
                 {
                     "multiplicity": row.multiplicity,
@@ -82,6 +108,8 @@ class FloorComparison:
                     "chi2_ndf": row.generated,
                     "floor_chi2_ndf": row.floor,
                     "ratio": row.ratio,
+                    "ndf": row.ndf,
+                    "p_value": row.p_value,
                     "worst_bins": [list(b) for b in row.worst_bins],
                 }
                 for row in self.rows
@@ -92,17 +120,19 @@ class FloorComparison:
         lines = [
             f"Median ratio to the floor {self.median_ratio:.2f}; worst {self.worst.ratio:.2f} "
             f"({self.worst.observable}, {self.worst.multiplicity} jets); "
-            f"{len(self.above_limit)} of {len(self.rows)} observables above {self.limit:g} × the floor.",
+            f"{len(self.above_limit)} of {len(self.rows)} observables above {self.limit:g} × the floor, "
+            f"{len(self.significant)} of them beyond what the statistics allow (p < {SIGNIFICANT_P:g} "
+            "for a generator equal to the truth).",
             "",
-            "| jets | observable | floor χ²/ndf | generated χ²/ndf | ratio | largest pulls (bin: pull) |",
-            "|---|---|---|---|---|---|",
+            "| jets | observable | floor χ²/ndf | generated χ²/ndf | ratio | p if perfect | largest pulls (bin: pull) |",
+            "|---|---|---|---|---|---|---|",
         ]
         for row in self.rows:
             mark = "**" if row.ratio > self.limit else ""
             bins = ", ".join(f"[{lo:.3g}, {hi:.3g}): {pull:+.1f}" for lo, hi, pull in row.worst_bins)
             lines.append(
                 f"| {row.multiplicity} | {row.observable} | {row.floor:.2f} | {row.generated:.2f} | "
-                f"{mark}{row.ratio:.2f}{mark} | {bins} |"
+                f"{mark}{row.ratio:.2f}{mark} | {row.p_value:.2g} | {bins} |"
             )
         return "\n".join(lines) + "\n"
 
@@ -144,6 +174,7 @@ def floor_comparison(
             r.comparison.chi2_ndf,
             floors[(r.multiplicity, r.name)].comparison.chi2_ndf,
             _worst_bins(r, bins_shown),
+            r.comparison.ndf,
         )
         for r in generated.results
     )

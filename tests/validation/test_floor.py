@@ -51,9 +51,21 @@ def test_floor_comparison_finds_the_biased_observable_and_the_bin_that_carries_i
     lo, hi, pull = by_name["b"].worst_bins[0]
     assert (lo, hi) == pytest.approx((0.30, 0.35)) and pull > 10
     assert comparison.median_ratio == pytest.approx(np.median([by_name["a"].ratio, by_name["b"].ratio]))
+    # a generator equal to the truth reaches a's χ² easily, b's never
+    assert by_name["a"].ndf == 19 and by_name["a"].p_value > 1e-3 > 1e-12 > by_name["b"].p_value
+    from scipy.stats import chi2
+
+    assert by_name["a"].p_value == pytest.approx(chi2.sf(by_name["a"].generated * 19, 19), rel=1e-12)
+    assert [row.observable for row in comparison.significant] == ["b"]
     text = comparison.markdown()
-    assert "1 of 2 observables above 2 × the floor" in text and "| 1 | b |" in text and "**" in text
-    assert json.loads(json.dumps(comparison.to_dict()))["above_limit"] == 1
+    assert (
+        "1 of 2 observables above 2 × the floor, 1 of them beyond what the statistics allow" in text
+        and "| 1 | b |" in text
+        and "**" in text
+    )
+    report = json.loads(json.dumps(comparison.to_dict()))
+    assert report["above_limit"] == 1 and report["above_limit_significant"] == 1
+    assert report["observables"][1]["ndf"] == 19
     with pytest.raises(InputError, match="same observables"):
         floor_comparison(generated, ValidationSummary("truth", "train", {}, [_result("a", training, truth)]))
 
