@@ -19,6 +19,7 @@ from evgen.preprocessing.steps import (
     Standardize,
     Whiten,
 )
+from evgen.preprocessing.third_jet import ThirdJetSeparation
 from evgen.preprocessing.zjets import (
     MULTIPLICITIES,
     MUON_MASS,
@@ -42,6 +43,7 @@ __all__ = [
     "RelativeTo",
     "SeparationMap",
     "RadialEqualize",
+    "ThirdJetSeparation",
     "ZJetsPhysicsFeatures",
     "Standardize",
     "Whiten",

@@ -32,6 +32,8 @@ __all__ = [
     "LogPolar",
     "RelativeTo",
     "SeparationMap",
+    "radial_collapse",
+    "radial_expand",
     "Standardize",
     "Whiten",
     "Gaussianize",
@@ -358,12 +360,6 @@ class SeparationMap(BaseStep):
     def params(self) -> dict[str, Any]:
         return {"pairs": self.pairs, "radius": self.radius, "outer": self.outer}
 
-    def _s(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The smoothstep ``s(r)`` and ``ds/dr``."""
-        width = self.outer - self.radius
-        t = np.clip((r - self.radius) / width, 0.0, 1.0)
-        return 1 - t * t * (3 - 2 * t), -6 * t * (1 - t) / width
-
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         y = as_matrix(x)
         _check_width(y, [c for pair in self.pairs for c in pair], self.kind)
@@ -377,38 +373,59 @@ class SeparationMap(BaseStep):
                     f"radius {self.radius} (smallest {float(r.min()):.4g}); lower the radius to the "
                     "sample's jet algorithm"
                 )
-            s, ds = self._s(r)
-            r_new = np.sqrt(r * r - self.radius**2 * s)
+            r_new, ld = radial_collapse(r, self.radius, self.outer)
             scale = r_new / r
             y[:, a] *= scale
             y[:, b] *= scale
-            log_det += np.log1p(-(self.radius**2) * ds / (2 * r))
+            log_det += ld
         return y, log_det
-
-    def _radius_of(self, r_new: np.ndarray) -> np.ndarray:
-        """Solve ``r² − R² s(r) = r′²`` for ``r`` (Newton's method; the left side rises monotonically)."""
-        r = np.sqrt(r_new * r_new + self.radius**2)  # the area-preserving map's inverse, close already
-        inner = r_new < self.outer
-        for _ in range(30):
-            s, ds = self._s(r)
-            step = (r * r - self.radius**2 * s - r_new * r_new) / (2 * r - self.radius**2 * ds)
-            r = np.clip(r - step, self.radius, self.outer)
-            if np.max(np.abs(step), initial=0.0) < 1e-15 * self.outer:
-                break
-        return np.where(inner, r, r_new)
 
     def inverse(self, y: np.ndarray) -> np.ndarray:
         x = as_matrix(y)
         _check_width(x, [c for pair in self.pairs for c in pair], self.kind)
         for a, b in self.pairs:
             r_new = np.hypot(x[:, a], x[:, b])
-            r = self._radius_of(r_new)
+            r = radial_expand(r_new, self.radius, self.outer)
             # the origin (the collapsed circle) goes to the edge of the hole along +Δη
             at_origin = r_new == 0
             scale = np.where(at_origin, 0.0, r / np.where(at_origin, 1.0, r_new))
             x[:, a] = np.where(at_origin, self.radius, x[:, a] * scale)
             x[:, b] = x[:, b] * scale
         return x
+
+
+def _smoothstep(r: np.ndarray, radius: float, outer: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """``s(r) = 1 − 3t² + 2t³`` with ``t = (r − R)/(r_out − R)`` clipped to [0, 1], and ``ds/dr``."""
+    width = outer - radius
+    t = np.clip((r - radius) / width, 0.0, 1.0)
+    return 1 - t * t * (3 - 2 * t), -6 * t * (1 - t) / width
+
+
+def radial_collapse(r: np.ndarray, radius: float, outer: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """The radial map of :class:`SeparationMap`: ``r ≥ R`` → ``r′ = √(r² − R² s(r))``, with
+    ``log|det J|`` of the planar map, ``log(1 − R² s′(r)/(2r))``.
+
+    ``outer`` (a number or one per row, each above ``radius``) is where the map joins the
+    identity. ``r′²`` rises monotonically in ``r`` (``s′ ≤ 0``), so the map is a bijection of
+    ``[R, ∞)`` onto ``[0, ∞)`` that sends the circle ``r = R`` to the origin.
+    """
+    s, ds = _smoothstep(r, radius, outer)
+    return np.sqrt(r * r - radius**2 * s), np.log1p(-(radius**2) * ds / (2 * r))
+
+
+def radial_expand(r_new: np.ndarray, radius: float, outer: np.ndarray | float) -> np.ndarray:
+    """Inverse of :func:`radial_collapse`: solve ``r² − R² s(r) = r′²`` for ``r`` (Newton's method;
+    the left side rises monotonically)."""
+    outer = np.broadcast_to(np.asarray(outer, dtype=np.float64), np.shape(r_new))
+    r = np.sqrt(r_new * r_new + radius**2)  # the area-preserving map's inverse, close already
+    inner = r_new < outer
+    for _ in range(30):
+        s, ds = _smoothstep(r, radius, outer)
+        step = (r * r - radius**2 * s - r_new * r_new) / (2 * r - radius**2 * ds)
+        r = np.clip(r - step, radius, np.maximum(outer, radius))
+        if np.max(np.abs(step), initial=0.0) < 1e-15 * float(np.max(outer, initial=1.0)):
+            break
+    return np.where(inner, r, r_new)
 
 
 @register_step

@@ -34,6 +34,7 @@ from evgen.preprocessing.steps import (
     Standardize,
     Whiten,
 )
+from evgen.preprocessing.third_jet import ThirdJetSeparation, closed_pairs
 from evgen.preprocessing.zjets_particles import (
     MULTIPLICITIES,
     MUON_MASS,
@@ -52,6 +53,7 @@ __all__ = [
     "JET_SEPARATION_FORMS",
     "JET3_REFERENCES",
     "magic_pairs",
+    "open_pair_mask",
     "ZJetsFeatures",
     "ZJetsPreprocessing",
     "wrap_phi",
@@ -66,8 +68,9 @@ BALANCE_FORMS = ("cartesian", "polar")
 JET_ETA_FORMS = ("absolute", "relative")
 #: Whether the coordinates close the ``ΔR < R`` hole around a jet (:class:`SeparationMap`).
 JET_SEPARATION_FORMS = ("none", "map")
-#: The jet the third jet's position is measured from.
-JET3_REFERENCES = ("j1", "j2")
+#: The jet the third jet's position is measured from (``"j1j2"``: the midpoint of jets 1 and 2,
+#: both holes closed by :class:`~evgen.preprocessing.third_jet.ThirdJetSeparation`).
+JET3_REFERENCES = ("j1", "j2", "j1j2")
 
 
 def magic_pairs(n_jets: int, jet_separation: str = "none", jet3_reference: str = "j1") -> list[int]:
@@ -76,8 +79,31 @@ def magic_pairs(n_jets: int, jet_separation: str = "none", jet3_reference: str =
     pairs = [(i, j) for i in range(1, n_jets + 1) for j in range(i + 1, n_jets + 1)]
     if jet_separation != "map":
         return list(range(len(pairs)))
-    mapped = {(1, 2), (1, 3) if jet3_reference == "j1" else (2, 3)}
+    mapped = {(1, 2), *{"j1": [(1, 3)], "j2": [(2, 3)], "j1j2": [(1, 3), (2, 3)]}[jet3_reference]}
     return [i for i, pair in enumerate(pairs) if pair not in mapped]
+
+
+def open_pair_mask(
+    pair_dr: np.ndarray,
+    jet_separation: str = "none",
+    jet3_reference: str = "j1",
+    radius: float = 0.4,
+) -> np.ndarray:
+    """Per row and jet pair (``(N, pairs)`` ΔR in the order (1,2), (1,3), (2,3)), whether the
+    pair's ``ΔR < R`` hole is open, i.e. left to the magic transformation (Eq. 7–10).
+
+    As :func:`magic_pairs`, except that with ``jet3_reference = "j1j2"`` jet 3's two pairs are
+    closed only where :class:`~evgen.preprocessing.third_jet.ThirdJetSeparation` closes them
+    (jets 1 and 2 far enough apart), and open elsewhere.
+    """
+    pair_dr = np.asarray(pair_dr, dtype=np.float64)
+    k = pair_dr.shape[1]
+    n_jets = int(round((1 + np.sqrt(1 + 8 * k)) / 2)) if k else 1
+    mask = np.zeros(pair_dr.shape, dtype=bool)
+    mask[:, magic_pairs(n_jets, jet_separation, jet3_reference)] = True
+    if jet_separation == "map" and jet3_reference == "j1j2" and n_jets >= 3:
+        mask[:, 1:3] = ~closed_pairs(pair_dr[:, 0], radius)[:, None]
+    return mask
 
 
 class ZJetsPreprocessing:
@@ -149,7 +175,10 @@ class ZJetsPreprocessing:
         (:func:`magic_pairs`). Needs ``jet_eta = "relative"``.
     jet3_reference
         ``"j1"``: jet 3's ``η`` (relative) and ``Δφ`` are measured from the leading jet;
-        ``"j2"``: from jet 2 (``Δφ`` wrapped), so the (2, 3) pair is the mapped one.
+        ``"j2"``: from jet 2 (``Δφ`` wrapped), so the (2, 3) pair is the mapped one;
+        ``"j1j2"``: from the midpoint of jets 1 and 2, with both holes closed
+        (:class:`~evgen.preprocessing.third_jet.ThirdJetSeparation`; needs
+        ``jet_separation = "map"``) wherever jets 1 and 2 are at least ``3R`` apart.
     jet_radius
         ``R`` of the jet algorithm, for ``jet_separation = "map"``.
     separation_equalize
@@ -206,11 +235,13 @@ class ZJetsPreprocessing:
             raise ConfigError(
                 f"jet3_reference must be one of {list(JET3_REFERENCES)}; got {jet3_reference!r}"
             )
-        if (jet_separation == "map" or jet3_reference == "j2") and (
+        if jet3_reference == "j1j2" and jet_separation != "map":
+            raise ConfigError("jet3_reference = 'j1j2' needs jet_separation = 'map' (it closes both holes)")
+        if (jet_separation == "map" or jet3_reference != "j1") and (
             coordinates != "physics" or jet_eta != "relative"
         ):
             raise ConfigError(
-                "jet_separation = 'map' and jet3_reference = 'j2' need coordinates = 'physics' and "
+                "jet_separation = 'map' and jet3_reference 'j2' or 'j1j2' need coordinates = 'physics' and "
                 "jet_eta = 'relative' (jet positions relative to another jet)"
             )
         if not 0 < jet_radius < np.pi:
@@ -296,6 +327,10 @@ class ZJetsPreprocessing:
         steps.append(RelativeTo(to_j1, reference=eta[1]))
         if self.jet_separation == "map":
             pairs = [[eta[k], dphi[k]] for k in range(2, n + 1)]
+            if n >= 3 and self.jet3_reference == "j1j2":
+                # before jet 2's own map, so that both directions see jet 2 where it is
+                steps.append(ThirdJetSeparation(pairs[1], pairs[0], radius=self.jet_radius))
+                pairs = pairs[:1]
             steps.append(SeparationMap(pairs, radius=self.jet_radius))
             if self.separation_equalize > 0:
                 steps.append(RadialEqualize(pairs, radius=self.separation_equalize))

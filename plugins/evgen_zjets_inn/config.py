@@ -24,6 +24,7 @@ from evgen.preprocessing.zjets import (
     JET_ETA_FORMS,
     JET_SEPARATION_FORMS,
     magic_pairs,
+    open_pair_mask,
 )
 from evgen.training.config import TrainConfig, from_mapping, invalid, to_dict
 
@@ -130,7 +131,10 @@ class PreprocessingConfig:
         in the coordinates (:class:`evgen.preprocessing.steps.SeparationMap`); the magic
         transform then weights only the remaining pair (2, 3) or (1, 3) of 3-jet events.
     jet3_reference
-        ``"j1"`` or ``"j2"``: the jet that jet 3's position is measured from.
+        ``"j1"`` or ``"j2"``: the jet that jet 3's position is measured from; ``"j1j2"``: the
+        midpoint of jets 1 and 2, with both of jet 3's holes closed where jets 1 and 2 are at
+        least ``3 · jet_radius`` apart (:class:`evgen.preprocessing.third_jet.ThirdJetSeparation`;
+        needs ``jet_separation = "map"``).
     jet_radius
         The jet algorithm's ``R`` for the map.
     separation_equalize
@@ -174,7 +178,11 @@ class PreprocessingConfig:
             )
         if self.jet3_reference not in JET3_REFERENCES:
             raise invalid("jet3_reference", self.jet3_reference, f"expected one of {list(JET3_REFERENCES)}")
-        if (self.jet_separation == "map" or self.jet3_reference == "j2") and (
+        if self.jet3_reference == "j1j2" and self.jet_separation != "map":
+            raise invalid("jet3_reference", self.jet3_reference, "needs jet_separation = 'map'")
+        if self.jet3_reference == "j1j2" and not self.jet_radius < math.pi / 2:
+            raise invalid("jet_radius", self.jet_radius, "must lie in (0, π/2) with jet3_reference = 'j1j2'")
+        if (self.jet_separation == "map" or self.jet3_reference != "j1") and (
             self.coordinates != "physics" or self.jet_eta != "relative"
         ):
             what = "jet_separation" if self.jet_separation == "map" else "jet3_reference"
@@ -216,6 +224,11 @@ class PreprocessingConfig:
     def magic_pairs(self, n_jets: int) -> list[int]:
         """The jet pairs of ``n_jets``-jet events the magic transform weights (those not mapped)."""
         return magic_pairs(n_jets, self.jet_separation, self.jet3_reference)
+
+    def open_pair_mask(self, pair_dr: Any) -> Any:
+        """Per event and jet pair of a ``(N, pairs)`` ΔR matrix: is its hole left to the magic
+        transform (:func:`evgen.preprocessing.zjets.open_pair_mask`)?"""
+        return open_pair_mask(pair_dr, self.jet_separation, self.jet3_reference, self.jet_radius)
 
 
 @dataclass(frozen=True)

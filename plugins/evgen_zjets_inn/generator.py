@@ -407,9 +407,9 @@ class ZJetsINN(Generator):
         """ΔR of the jet pairs the magic transform weights (Eq. 8, 9) and of those whose hole the
         coordinates close (``[preprocessing] jet_separation = "map"``; ``magic.mapped_floor``)."""
         pair_dr = features.jet_pair_delta_r(x)
-        open_pairs = self.config.preprocessing.magic_pairs(features.n_jets)
-        mapped = [i for i in range(pair_dr.shape[1]) if i not in open_pairs]
-        return pair_dr[:, open_pairs], pair_dr[:, mapped]
+        is_open = self.config.preprocessing.open_pair_mask(pair_dr)
+        # a pair on the other side is given ΔR = ∞: weight 1 in both (Eq. 7 and the ramp)
+        return np.where(is_open, pair_dr, np.inf), np.where(is_open, np.inf, pair_dr)
 
     def _generation_event_weights(self, features: Any, x: np.ndarray) -> np.ndarray:
         """Eq. (9) times the inverse mass-step weights, before the per-multiplicity normalisation."""

@@ -24,6 +24,7 @@ from evgen.preprocessing import (
     ZJetsPreprocessing,
     block_slices,
 )
+from evgen.preprocessing.zjets import open_pair_mask
 
 
 @pytest.fixture(scope="module")
@@ -434,9 +435,24 @@ def test_magic_pairs_are_those_the_map_leaves_open():
     assert magic_pairs(3) == [0, 1, 2] and magic_pairs(2, "map") == [] and magic_pairs(1, "map") == []
     assert magic_pairs(3, "map", "j1") == [2]  # (2, 3) left to the magic transform
     assert magic_pairs(3, "map", "j2") == [1]  # (1, 3)
+    assert magic_pairs(3, "map", "j1j2") == []  # both of jet 3's pairs, where they are closed
 
 
-@pytest.mark.parametrize("jet3_reference", ["j1", "j2"])
+def test_with_jet3_from_the_midpoint_its_pairs_are_open_only_where_jets_1_and_2_are_close():
+    from evgen.preprocessing.zjets import open_pair_mask
+
+    pair_dr = np.array([[0.5, 0.9, 0.6], [1.19, 2.0, 0.8], [1.21, 0.5, 0.9], [3.0, 1.0, 2.5]])
+    expected = np.array(
+        [[False, True, True], [False, True, True], [False, False, False], [False, False, False]]
+    )
+    np.testing.assert_array_equal(open_pair_mask(pair_dr, "map", "j1j2"), expected)
+    np.testing.assert_array_equal(open_pair_mask(pair_dr, "map", "j1")[:, 2], True)
+    np.testing.assert_array_equal(open_pair_mask(pair_dr), True)
+    np.testing.assert_array_equal(open_pair_mask(pair_dr[:, :1], "map", "j1j2"), False)  # 2 jets
+    assert open_pair_mask(np.zeros((4, 0)), "map", "j1j2").shape == (4, 0)  # 1 jet
+
+
+@pytest.mark.parametrize("jet3_reference", ["j1", "j2", "j1j2"])
 def test_zjets_preprocessing_with_the_separation_map_round_trips_and_generates_separated_jets(jet3_reference):
     from evgen import plugins
     from evgen.io import read_events
@@ -450,7 +466,7 @@ def test_zjets_preprocessing_with_the_separation_map_round_trips_and_generates_s
         jet_separation="map",
         jet3_reference=jet3_reference,
     ).fit(events)
-    mapped = {"j1": [0, 1], "j2": [0, 2]}[jet3_reference]  # (1,2) and (1,3) or (2,3)
+    mapped = {"j1": [0, 1], "j2": [0, 2], "j1j2": [0, 1, 2]}[jet3_reference]  # (1,2) and (1,3) or (2,3)
     for n, (y, where) in pre.encode(events).items():
         f = pre.features(n)
         x = f.to_features(events[where])
@@ -459,7 +475,12 @@ def test_zjets_preprocessing_with_the_separation_map_round_trips_and_generates_s
             continue
         z = np.random.default_rng(n).normal(size=(20_000, y.shape[1])) * 1.5  # any network output
         pair_dr = f.jet_pair_delta_r(pre.inverse(z, n))
-        assert pair_dr[:, [p for p in mapped if p < pair_dr.shape[1]]].min() >= 0.4
+        closed = ~open_pair_mask(pair_dr, "map", jet3_reference)
+        assert np.array_equal(closed[:, 0], np.ones(len(z), bool))
+        assert pair_dr[closed].min() >= 0.4
+        assert set(mapped) & set(range(pair_dr.shape[1])) == {
+            p for p in range(pair_dr.shape[1]) if closed[:, p].any()
+        }
     smooth = ZJetsPreprocessing(
         coordinates="physics", jet_eta="relative", jet_separation="map", jet3_reference=jet3_reference
     ).fit(events)

@@ -356,6 +356,42 @@ def test_with_the_separation_map_only_the_open_jet_pair_carries_magic_weights(on
         ZJetsINN(preprocessing={"jet3_reference": "j3"})
 
 
+def test_with_jet3_from_the_midpoint_far_apart_jets_come_out_separated_and_unweighted(
+    one_torch_thread, tmp_path
+):
+    from evgen import plugins
+    from evgen.physics.magic import generation_weights, jet_pair_delta_r
+
+    events = read_events(plugins.get_dataset("zjets-small").path)[:8000]
+    pre = {
+        "gaussianize": True,
+        "balance": "polar",
+        "jet_eta": "relative",
+        "jet_separation": "map",
+        "jet3_reference": "j1j2",
+    }
+    gen = ZJetsINN(TINY, training={"epochs": 1}, preprocessing=pre)
+    gen.fit(events, progress=False)
+    gen.save(tmp_path / "run")
+    sample = load_generator(tmp_path / "run").sample(6000, seed=2)
+    w, k = ak.to_numpy(sample.weight), n_jets(sample)
+    jets = sample.Jet[k == 3]
+    eta = ak.to_numpy(ak.flatten(jets.eta)).reshape(-1, 3)
+    phi = ak.to_numpy(ak.flatten(jets.phi)).reshape(-1, 3)
+    pair_dr = jet_pair_delta_r(eta, phi)
+    apart = pair_dr[:, 0] >= 1.2 + 1e-6
+    assert 0.5 < apart.mean() < 1 and (~apart).sum() > 10
+    assert pair_dr[apart].min() >= 0.4 - 1e-6  # every pair separated by construction
+    np.testing.assert_allclose(w[k == 3][apart], gen.magic_norm[3], rtol=1e-6)  # and unweighted
+    # jets 1 and 2 close together: jet 3's two pairs are the magic transform's (Eq. 9)
+    np.testing.assert_allclose(
+        w[k == 3][~apart], gen.magic_norm[3] * generation_weights(pair_dr[~apart][:, 1:]), rtol=1e-5
+    )
+    assert (pair_dr[~apart][:, 1:].min(axis=1) < 0.4).any()  # left open: the network's leak, weight 0
+    with pytest.raises(ConfigError, match="jet3_reference = 'j1j2': needs jet_separation = 'map'"):
+        ZJetsINN(preprocessing={"jet_eta": "relative", "jet3_reference": "j1j2"})
+
+
 def test_the_radial_equaliser_trains_saves_and_samples_separated_jets(one_torch_thread, tmp_path):
     from evgen import plugins
     from evgen.physics.magic import jet_pair_delta_r
