@@ -11,7 +11,14 @@ from dataclasses import dataclass
 import hist
 import numpy as np
 
-__all__ = ["binning", "weighted_histogram", "HistComparison", "compare_histograms", "histogram_pulls"]
+__all__ = [
+    "binning",
+    "weighted_histogram",
+    "HistComparison",
+    "compare_histograms",
+    "histogram_pulls",
+    "shape_pulls",
+]
 
 
 def binning(reference: np.ndarray, bins: int = 40, range_: tuple[float, float] | None = None) -> np.ndarray:
@@ -72,19 +79,25 @@ def histogram_pulls(reference: hist.Hist, generated: hist.Hist) -> np.ndarray:
     ``V_i`` is the variance of :func:`compare_histograms` (the pooled shape), so
     ``χ² = Σ pulls²`` over the bins where it is defined.
     """
-    r, rv = reference.values(), reference.variances()
-    g, gv = generated.values(), generated.variances()
-    rs, gs = r.sum(), g.sum()
-    if rs <= 0 or gs <= 0:
-        return np.full_like(r, np.nan, dtype=np.float64)
+    return shape_pulls(reference.values(), reference.variances(), generated.values(), generated.variances())
+
+
+def shape_pulls(r: np.ndarray, rv: np.ndarray, g: np.ndarray, gv: np.ndarray) -> np.ndarray:
+    """:func:`histogram_pulls` from bin contents and variances; the bins on the last axis, so that
+    many generated histograms (``g``, ``gv`` of shape ``(replicas, bins)``) meet one reference."""
+    r, rv, g, gv = (np.asarray(a, dtype=np.float64) for a in (r, rv, g, gv))
+    rs, gs = r.sum(axis=-1, keepdims=True), g.sum(axis=-1, keepdims=True)
+    rvs, gvs = rv.sum(axis=-1, keepdims=True), gv.sum(axis=-1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
-        k_r = np.where(r > 0, rv / r, rv.sum() / rs)
-        k_g = np.where(g > 0, gv / g, gv.sum() / gs)
-        n_r, n_g = rs**2 / rv.sum(), gs**2 / gv.sum()  # effective numbers of events
+        k_r = np.where(r > 0, rv / r, rvs / rs)
+        k_g = np.where(g > 0, gv / g, gvs / gs)
+        n_r, n_g = rs**2 / rvs, gs**2 / gvs  # effective numbers of events
         rn, gn = r / rs, g / gs
         pooled = (n_r * rn + n_g * gn) / (n_r + n_g)
         var = pooled * (k_r / rs + k_g / gs)
-        return np.where(var > 0, (gn - rn) / np.sqrt(np.where(var > 0, var, 1.0)), np.nan)
+        pulls = np.where(var > 0, (gn - rn) / np.sqrt(np.where(var > 0, var, 1.0)), np.nan)
+    empty = (rs <= 0) | (gs <= 0)
+    return np.where(empty, np.nan, pulls)
 
 
 def compare_histograms(reference: hist.Hist, generated: hist.Hist) -> HistComparison:
