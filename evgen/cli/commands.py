@@ -134,8 +134,8 @@ def _floor(reference, floor_events, summary, output: Path, bins: int) -> None:  
         f"against the floor (the training sample vs the same reference): median ratio "
         f"{comparison.median_ratio:.2f}, worst {worst.ratio:.2f} ({worst.observable}, {worst.multiplicity} jets), "
         f"{len(comparison.above_limit)} of {len(comparison.rows)} observables above {comparison.limit:g} × "
-        f"({len(comparison.significant)} beyond the statistics, p < {SIGNIFICANT_P:g}; a generator that "
-        f"reproduces the training sample would have {comparison.expected_above_limit_if_perfect:.1f}; "
+        f"({len(comparison.significant)} beyond the statistics, p < {SIGNIFICANT_P:g}; a perfect generator "
+        f"would have {comparison.expected_above_limit_if_perfect:.1f}; "
         f"{output}/floor.md)"
     )
 

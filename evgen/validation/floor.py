@@ -12,18 +12,18 @@ where a generator fails usually tells why (a smoothed cusp, a leaking hole).
 
 The ratio alone can mislead where the floor itself fluctuated: two independent samples of
 one density give χ²/ndf ≈ 1 ± √(2/ndf), so a floor of 0.6 puts even a perfect generator near
-1.7 ×. Nor is the χ² distribution with ndf degrees of freedom the right yardstick: the
-generated and the floor comparison share one truth file, whose own fluctuations enter both
-χ² (with a truth of 168k events against 300k generated ones they dominate). Each row
-therefore carries the distribution of the generated χ² under the hypothesis the floor stands
-for, *a generator that reproduces the training sample*: ``replicas`` multinomial draws from
-the training histogram, of the generated sample's effective size (Σw)²/Σw² and weight scale,
-each compared with the same truth histogram. ``p_value`` is the fraction of those replicas
-with a χ² at least the generated one (a failure with p ≥ 0.001 is within what the
-statistics allow), and ``above_limit_if_perfect`` the fraction above ``limit`` × the floor;
-their sum over the rows is how many observables such a generator would put above the limit
-(``expected_above_limit_if_perfect``). ``p_value_chi2`` keeps the χ²_ndf tail probability,
-which ignores the shared truth.
+1.7 ×. Nor is the χ² distribution with ndf degrees of freedom a yardstick for the *ratio*:
+the generated and the floor comparison share one truth file, whose fluctuations enter both.
+Each row therefore carries the distribution of the ratio itself for a generator equal to the
+truth's density, over repeated experiments: ``replicas`` times, a truth, a training and a
+generated histogram are drawn (multinomially, at the truth's and the training sample's sizes
+and at the generated sample's effective size (Σw)²/Σw² and weight scale) from one density,
+the pooled truth and training histogram, and compared as the real ones were. ``p_value`` is
+the fraction of replicas whose ratio reaches the observed one (a failure with p ≥ 0.001 is
+within what the statistics allow), ``above_limit_if_perfect`` the fraction above ``limit``;
+their sum over the rows is how many observables a perfect generator would put above the
+limit (``expected_above_limit_if_perfect``). ``p_value_chi2`` keeps the χ²_ndf tail
+probability of the generated χ² alone.
 """
 
 from __future__ import annotations
@@ -55,10 +55,10 @@ class FloorRow:
     worst_bins: tuple[tuple[float, float, float], ...]
     #: Degrees of freedom of the generated comparison (0: unknown).
     ndf: int = 0
-    #: Fraction of the replicas of a generator that reproduces the training sample (module
-    #: docstring) whose χ² reaches the generated one (NaN: no replicas).
+    #: Fraction of the replica experiments with a perfect generator (module docstring) whose
+    #: ratio to the floor reaches this one (NaN: no replicas).
     p_value: float = float("nan")
-    #: Fraction of those replicas whose χ²/ndf exceeds ``limit`` × the floor.
+    #: Fraction of those replicas whose ratio exceeds ``limit``.
     above_limit_if_perfect: float = float("nan")
 
     @property
@@ -102,13 +102,13 @@ class FloorComparison:
 
     @property
     def expected_above_limit_if_perfect(self) -> float:
-        """How many observables a generator that reproduces the training sample would put above
-        ``limit`` × these floors: the sum of the rows' ``above_limit_if_perfect``."""
+        """How many observables a generator equal to the truth's density would put above ``limit``
+        × the floor, over repeated experiments: the sum of the rows' ``above_limit_if_perfect``."""
         return float(np.nansum([row.above_limit_if_perfect for row in self.rows]))
 
     @property
     def probability_none_above_if_perfect(self) -> float:
-        """The chance that such a generator has no observable above ``limit`` × the floor
+        """The chance that a perfect generator has no observable above ``limit`` × the floor
         (``Π (1 − above_limit_if_perfect)``, the rows taken as independent)."""
         return float(
             np.prod(
@@ -122,8 +122,7 @@ class FloorComparison:
 
     @property
     def significant(self) -> list[FloorRow]:
-        """Of :attr:`above_limit`, those a generator that reproduces the training sample would not
-        reach (``p_value < SIGNIFICANT_P``)."""
+        """Of :attr:`above_limit`, those a perfect generator would not reach (``p_value < SIGNIFICANT_P``)."""
         return [row for row in self.above_limit if row.p_value < SIGNIFICANT_P]
 
     def to_dict(self) -> dict[str, Any]:
@@ -162,7 +161,7 @@ class FloorComparison:
             f"({self.worst.observable}, {self.worst.multiplicity} jets); "
             f"{len(self.above_limit)} of {len(self.rows)} observables above {self.limit:g} × the floor, "
             f"{len(self.significant)} of them beyond what the statistics allow (p < {SIGNIFICANT_P:g} "
-            "for a generator that reproduces the training sample). Such a generator would put "
+            "for a generator equal to the truth's density). Such a generator would put "
             f"{self.expected_above_limit_if_perfect:.1f} observables above {self.limit:g} × these floors "
             f"(none with probability {self.probability_none_above_if_perfect:.2f}).",
             "",
@@ -179,21 +178,32 @@ class FloorComparison:
         return "\n".join(lines) + "\n"
 
 
-def _replica_chi2(
+def _replica_ratios(
     result: ObservableResult, training: ObservableResult, replicas: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """χ² against ``result``'s truth histogram of ``replicas`` draws of a generator that reproduces
-    the training histogram, each of the generated sample's effective size and weight scale."""
+    """Ratios generated χ² / floor χ² of ``replicas`` experiments in which truth, training and
+    generated histograms are all drawn from one density (the pooled truth and training histogram)."""
     r, rv = result.reference.values(), result.reference.variances()
+    f, fv = training.generated.values(), training.generated.variances()
     g, gv = result.generated.values(), result.generated.variances()
-    shape = np.clip(training.generated.values(), 0.0, None)
-    if not (g.sum() > 0 and gv.sum() > 0 and shape.sum() > 0 and r.sum() > 0):
+    if not all(a.sum() > 0 for a in (r, rv, f, fv, g, gv)):
         return np.full(replicas, np.nan)
-    n_eff = g.sum() ** 2 / gv.sum()
-    scale = g.sum() / n_eff  # one weight per replica event: the generated Σw and (Σw)²/Σw²
-    counts = rng.multinomial(max(int(round(n_eff)), 1), shape / shape.sum(), size=replicas)
-    pulls = shape_pulls(r, rv, counts * scale, counts * scale**2)
-    return np.nansum(pulls**2, axis=-1)
+
+    def draw(total: float, variance: float) -> tuple[np.ndarray, np.ndarray]:
+        n_eff = total**2 / variance
+        scale = total / n_eff  # one weight for every event: the sample's Σw and (Σw)²/Σw²
+        counts = rng.multinomial(max(int(round(n_eff)), 1), density, size=replicas)
+        return counts * scale, counts * scale**2
+
+    pooled = np.clip(
+        r / r.sum() * (r.sum() ** 2 / rv.sum()) + f / f.sum() * (f.sum() ** 2 / fv.sum()), 0, None
+    )
+    density = pooled / pooled.sum()
+    truth, truth_var = draw(r.sum(), rv.sum())
+    floor_chi2 = np.nansum(shape_pulls(truth, truth_var, *draw(f.sum(), fv.sum())) ** 2, axis=-1)
+    gen_chi2 = np.nansum(shape_pulls(truth, truth_var, *draw(g.sum(), gv.sum())) ** 2, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(floor_chi2 > 0, gen_chi2 / floor_chi2, np.inf)
 
 
 def _worst_bins(result: ObservableResult, count: int) -> tuple[tuple[float, float, float], ...]:
@@ -224,8 +234,8 @@ def floor_comparison(
     bins_shown
         How many of a row's largest pulls to keep.
     replicas
-        Draws of a generator that reproduces the training sample, per observable (module
-        docstring); 0 leaves ``p_value`` and ``above_limit_if_perfect`` NaN.
+        Experiments with a perfect generator drawn per observable (module docstring); 0 leaves
+        ``p_value`` and ``above_limit_if_perfect`` NaN.
     seed
         Seed of those draws.
     """
@@ -241,11 +251,12 @@ def floor_comparison(
     for r in generated.results:
         training = floors[(r.multiplicity, r.name)]
         p_value = above = float("nan")
-        if replicas > 0 and r.comparison.ndf > 0:
-            chi2 = _replica_chi2(r, training, replicas, rng)
-            if np.isfinite(chi2).all():
-                p_value = float((1 + np.sum(chi2 >= r.comparison.chi2)) / (1 + replicas))
-                above = float(np.mean(chi2 / r.comparison.ndf > limit * training.comparison.chi2_ndf))
+        if replicas > 0 and r.comparison.ndf > 0 and training.comparison.chi2 > 0:
+            ratios = _replica_ratios(r, training, replicas, rng)
+            if not np.isnan(ratios).any():
+                observed = r.comparison.chi2_ndf / training.comparison.chi2_ndf
+                p_value = float((1 + np.sum(ratios >= observed)) / (1 + replicas))
+                above = float(np.mean(ratios > limit))
         rows.append(
             FloorRow(
                 r.multiplicity,

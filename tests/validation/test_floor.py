@@ -92,33 +92,36 @@ def test_cli_validate_with_a_floor_writes_the_ratios(collider_file, tmp_path, ca
     assert not bad.exists()
 
 
-def test_how_often_a_generator_as_good_as_the_training_sample_fails_is_predicted():
-    # generators drawing from the true density, against one fixed truth file and one floor: how
-    # often they land above the limit depends on that truth file's own fluctuations, which the
-    # replicas (draws from the training histogram against the same truth) capture and the
-    # χ²_ndf distribution does not
+def test_how_often_a_perfect_generator_fails_is_predicted():
+    # repeated experiments in which truth, training and generated events all come from the true
+    # density: the fraction above the limit matches the replicas' prediction from one experiment,
+    # and the p-values of the generated ratio are uniform
     rng = np.random.default_rng(7)
-    truth = rng.uniform(size=20_000)
-    training = rng.uniform(size=400_000)  # large: its histogram is close to the true density
-    floor = ValidationSummary("truth", "train", {}, [_result("x", training, truth)])
-    limit = 1.3
-    above = []
-    for _ in range(300):
+    limit = 1.3  # near 1, so that the prediction is a fraction well inside (0, 1)
+
+    def experiment() -> tuple[ValidationSummary, ValidationSummary]:
+        truth, training = rng.uniform(size=20_000), rng.uniform(size=60_000)
         generated = ValidationSummary("truth", "gen", {}, [_result("x", rng.uniform(size=40_000), truth)])
-        comparison = floor_comparison(generated, floor, limit=limit, replicas=400, seed=1)
+        return generated, ValidationSummary("truth", "train", {}, [_result("x", training, truth)])
+
+    above, p_values = [], []
+    for _ in range(300):
+        comparison = floor_comparison(*experiment(), limit=limit, replicas=200, seed=1)
         above.append(len(comparison.above_limit))
+        p_values.append(comparison.rows[0].p_value)
     predicted = comparison.expected_above_limit_if_perfect
     assert 0.05 < predicted < 0.95
     assert np.mean(above) == pytest.approx(
         predicted, abs=3 * np.sqrt(predicted * (1 - predicted) / 300) + 0.03
     )
-    # the χ²_ndf yardstick misses it: its prediction for the same question is far off here
-    from scipy.stats import chi2
-
-    ndf = comparison.rows[0].ndf
-    naive = chi2.sf(limit * comparison.rows[0].floor * ndf, ndf)
-    assert abs(naive - np.mean(above)) > 3 * abs(predicted - np.mean(above))
+    assert np.mean(np.array(p_values) < 0.2) == pytest.approx(0.2, abs=0.08)
     assert comparison.probability_none_above_if_perfect == pytest.approx(1 - predicted, rel=1e-12)
     report = comparison.to_dict()
     assert report["expected_above_limit_if_perfect"] == pytest.approx(predicted)
     assert "Such a generator would put" in comparison.markdown()
+    # a biased generator: p-values at the bottom, and the same prediction for a perfect one
+    truth = rng.uniform(size=20_000)
+    biased = np.concatenate([rng.uniform(size=39_000), rng.uniform(0.30, 0.35, 1_000)])
+    generated = ValidationSummary("truth", "gen", {}, [_result("x", biased, truth)])
+    floor = ValidationSummary("truth", "train", {}, [_result("x", rng.uniform(size=60_000), truth)])
+    assert floor_comparison(generated, floor, limit=limit, replicas=200, seed=1).rows[0].p_value == 1 / 201
