@@ -19,7 +19,7 @@ from evgen.preprocessing.steps import (
     Standardize,
     Whiten,
 )
-from evgen.preprocessing.third_jet import ThirdJetSeparation
+from evgen.preprocessing.third_jet import ThirdJetEqualize, ThirdJetSeparation
 from evgen.preprocessing.zjets import (
     MULTIPLICITIES,
     MUON_MASS,
@@ -44,6 +44,7 @@ __all__ = [
     "SeparationMap",
     "RadialEqualize",
     "ThirdJetSeparation",
+    "ThirdJetEqualize",
     "ZJetsPhysicsFeatures",
     "Standardize",
     "Whiten",

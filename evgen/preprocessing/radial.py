@@ -31,7 +31,7 @@ import numpy as np
 from evgen.errors import ConfigError, InputError
 from evgen.preprocessing.base import BaseStep, as_matrix, register_step
 
-__all__ = ["RadialEqualize"]
+__all__ = ["RadialEqualize", "fit_area_knots", "equalize_area", "unequalize_area"]
 
 #: The target profile's edge value ``α`` is kept in ``[ALPHA_MIN, 2 − ALPHA_MIN]`` (``g > 0``).
 ALPHA_MIN = 0.2
@@ -99,43 +99,10 @@ class RadialEqualize(BaseStep):
                 )
             inside_rows.append(n_eff)
         self.knots = int(min(self.knots, max(2, min(inside_rows) // ROWS_PER_KNOT)))
-        levels = np.linspace(0.0, 1.0, self.knots + 1)
-        area_knots, alpha = [], []
-        for a, b in self.pairs:
-            s = x[:, a] ** 2 + x[:, b] ** 2
-            inside = (s < edge) & (w > 0)
-            order = np.argsort(s[inside])
-            s_in, w_in = s[inside][order], w[inside][order]
-            cdf = (np.cumsum(w_in) - 0.5 * w_in) / w_in.sum()
-            knots = np.interp(levels, cdf, s_in)
-            knots[0], knots[-1] = 0.0, edge
-            # strictly increasing (ties of a discrete sample): at least 1e-9 of the disk's area apart
-            knots = np.maximum.accumulate(knots + np.arange(self.knots + 1) * 1e-9 * edge)
-            knots *= edge / knots[-1]
-            area_knots.append(knots)
-            # the target's edge value: the sample's density in the outermost bin, per unit of u = s/ρ²
-            outer = (1.0 / self.knots) / ((knots[-1] - knots[-2]) / edge)
-            alpha.append(float(np.clip(outer, ALPHA_MIN, 2.0 - ALPHA_MIN)))
-        self.area_knots = np.array(area_knots)
-        self.alpha = np.array(alpha)
+        fitted = [fit_area_knots(x[:, a] ** 2 + x[:, b] ** 2, w, edge, self.knots) for a, b in self.pairs]
+        self.area_knots = np.array([knots for knots, _ in fitted])
+        self.alpha = np.array([alpha for _, alpha in fitted])
         return self
-
-    # -- the target profile g(u) = α + β (1 − u), β = 2 (1 − α), and its CDF G -----------------
-    @staticmethod
-    def _density(u: np.ndarray, alpha: float) -> np.ndarray:
-        return alpha + 2.0 * (1.0 - alpha) * (1.0 - u)
-
-    @staticmethod
-    def _cdf(u: np.ndarray, alpha: float) -> np.ndarray:
-        beta = 2.0 * (1.0 - alpha)
-        return alpha * u + beta * (u - 0.5 * u * u)
-
-    @staticmethod
-    def _inverse_cdf(p: np.ndarray, alpha: float) -> np.ndarray:
-        # root of (β/2) u² − (α + β) u + p = 0 in [0, 1], in the form that is stable for β → 0
-        beta = 2.0 * (1.0 - alpha)
-        c = alpha + beta
-        return 2.0 * p / (c + np.sqrt(np.maximum(c * c - 2.0 * beta * p, 0.0)))
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self._check_fitted()
@@ -144,20 +111,15 @@ class RadialEqualize(BaseStep):
         assert self.area_knots is not None and self.alpha is not None
         log_det = np.zeros(len(y))
         edge = self.radius**2
-        levels = np.linspace(0.0, 1.0, self.knots + 1)
         for i, (a, b) in enumerate(self.pairs):
-            knots, alpha = self.area_knots[i], float(self.alpha[i])
             s = y[:, a] ** 2 + y[:, b] ** 2
             inside = s < edge
             si = s[inside]
-            p = np.interp(si, knots, levels)
-            u = self._inverse_cdf(p, alpha)
-            k = np.clip(np.searchsorted(knots, si, side="right") - 1, 0, self.knots - 1)
-            slope = (1.0 / self.knots) / (knots[k + 1] - knots[k])  # F′(s), per unit of s
-            scale = np.sqrt(np.divide(edge * u, si, out=np.zeros_like(si), where=si > 0))
+            s_new, ld = equalize_area(si, self.area_knots[i], float(self.alpha[i]), edge)
+            scale = np.sqrt(np.divide(s_new, si, out=np.zeros_like(si), where=si > 0))
             y[inside, a] *= scale
             y[inside, b] *= scale
-            log_det[inside] += np.log(edge * slope / self._density(u, alpha))
+            log_det[inside] += ld
         return y, log_det
 
     def inverse(self, y: np.ndarray) -> np.ndarray:
@@ -166,14 +128,76 @@ class RadialEqualize(BaseStep):
         self._check(x)
         assert self.area_knots is not None and self.alpha is not None
         edge = self.radius**2
-        levels = np.linspace(0.0, 1.0, self.knots + 1)
         for i, (a, b) in enumerate(self.pairs):
-            knots, alpha = self.area_knots[i], float(self.alpha[i])
             s_new = x[:, a] ** 2 + x[:, b] ** 2
             inside = s_new < edge
-            u = s_new[inside] / edge
-            s = np.interp(self._cdf(u, alpha), levels, knots)
+            s = unequalize_area(s_new[inside], self.area_knots[i], float(self.alpha[i]), edge)
             scale = np.sqrt(np.divide(s, s_new[inside], out=np.zeros_like(s), where=s_new[inside] > 0))
             x[inside, a] *= scale
             x[inside, b] *= scale
         return x
+
+
+# -- the target profile g(u) = α + β (1 − u), β = 2 (1 − α), and its CDF G ----------------------
+def _density(u: np.ndarray, alpha: float) -> np.ndarray:
+    return alpha + 2.0 * (1.0 - alpha) * (1.0 - u)
+
+
+def _cdf(u: np.ndarray, alpha: float) -> np.ndarray:
+    beta = 2.0 * (1.0 - alpha)
+    return alpha * u + beta * (u - 0.5 * u * u)
+
+
+def _inverse_cdf(p: np.ndarray, alpha: float) -> np.ndarray:
+    # root of (β/2) u² − (α + β) u + p = 0 in [0, 1], in the form that is stable for β → 0
+    beta = 2.0 * (1.0 - alpha)
+    c = alpha + beta
+    return 2.0 * p / (c + np.sqrt(np.maximum(c * c - 2.0 * beta * p, 0.0)))
+
+
+def fit_area_knots(s: np.ndarray, w: np.ndarray, edge: float, knots: int) -> tuple[np.ndarray, float]:
+    """The sample's weighted quantiles of the area variable ``s`` inside the disk ``s < edge`` (``knots + 1``
+    values from 0 to ``edge``) and the target's edge value ``α`` (its density in the outermost bin)."""
+    levels = np.linspace(0.0, 1.0, knots + 1)
+    inside = (s < edge) & (w > 0)
+    order = np.argsort(s[inside])
+    s_in, w_in = s[inside][order], w[inside][order]
+    cdf = (np.cumsum(w_in) - 0.5 * w_in) / w_in.sum()
+    area = np.interp(levels, cdf, s_in)
+    area[0], area[-1] = 0.0, edge
+    # strictly increasing (ties of a discrete sample): at least 1e-9 of the disk's area apart
+    area = np.maximum.accumulate(area + np.arange(knots + 1) * 1e-9 * edge)
+    area *= edge / area[-1]
+    # the target's edge value: the sample's density in the outermost bin, per unit of u = s/ρ²
+    outer = (1.0 / knots) / ((area[-1] - area[-2]) / edge)
+    return area, float(np.clip(outer, ALPHA_MIN, 2.0 - ALPHA_MIN))
+
+
+def equalize_area(
+    s: np.ndarray, area: np.ndarray, alpha: float, edge: np.ndarray | float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``s′ = ρ² G⁻¹(F(s))`` for points inside the disk (``s < edge = ρ²``) and ``log(ds′/ds)``.
+
+    ``area`` are the knots of :func:`fit_area_knots` for a disk of area variable ``edge``; with
+    ``edge`` one value per row, ``area`` is taken in units of each row's ``edge`` (fitted with
+    ``edge = 1`` on ``s/ρ²``).
+    """
+    knots = len(area) - 1
+    levels = np.linspace(0.0, 1.0, knots + 1)
+    unit = np.ndim(edge) > 0
+    x = s / edge if unit else s
+    p = np.interp(x, area, levels)
+    u = _inverse_cdf(p, alpha)
+    k = np.clip(np.searchsorted(area, x, side="right") - 1, 0, knots - 1)
+    slope = (1.0 / knots) / (area[k + 1] - area[k])  # F′, per unit of the knots' variable
+    scale = 1.0 if unit else edge
+    return edge * u, np.log(scale * slope / _density(u, alpha))
+
+
+def unequalize_area(
+    s_new: np.ndarray, area: np.ndarray, alpha: float, edge: np.ndarray | float
+) -> np.ndarray:
+    """Inverse of :func:`equalize_area`."""
+    levels = np.linspace(0.0, 1.0, len(area))
+    s = np.interp(_cdf(s_new / edge, alpha), levels, area)
+    return s * edge if np.ndim(edge) > 0 else s

@@ -34,7 +34,7 @@ from evgen.preprocessing.steps import (
     Standardize,
     Whiten,
 )
-from evgen.preprocessing.third_jet import ThirdJetSeparation, closed_pairs
+from evgen.preprocessing.third_jet import ThirdJetEqualize, ThirdJetSeparation, closed_pairs
 from evgen.preprocessing.zjets_particles import (
     MULTIPLICITIES,
     MUON_MASS,
@@ -178,7 +178,9 @@ class ZJetsPreprocessing:
         ``"j2"``: from jet 2 (``Δφ`` wrapped), so the (2, 3) pair is the mapped one;
         ``"j1j2"``: from the midpoint of jets 1 and 2, with both holes closed
         (:class:`~evgen.preprocessing.third_jet.ThirdJetSeparation`; needs
-        ``jet_separation = "map"``) wherever jets 1 and 2 are at least ``3R`` apart.
+        ``jet_separation = "map"``) wherever jets 1 and 2 are at least ``3R`` apart, and with
+        ``separation_equalize`` its radial density equalised in both discs
+        (:class:`~evgen.preprocessing.third_jet.ThirdJetEqualize`).
     jet_radius
         ``R`` of the jet algorithm, for ``jet_separation = "map"``.
     separation_equalize
@@ -330,6 +332,8 @@ class ZJetsPreprocessing:
             if n >= 3 and self.jet3_reference == "j1j2":
                 # before jet 2's own map, so that both directions see jet 2 where it is
                 steps.append(ThirdJetSeparation(pairs[1], pairs[0], radius=self.jet_radius))
+                if self.separation_equalize > 0:
+                    steps.append(ThirdJetEqualize(pairs[1], pairs[0], radius=self.jet_radius))
                 pairs = pairs[:1]
             steps.append(SeparationMap(pairs, radius=self.jet_radius))
             if self.separation_equalize > 0:

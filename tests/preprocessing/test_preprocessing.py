@@ -465,6 +465,7 @@ def test_zjets_preprocessing_with_the_separation_map_round_trips_and_generates_s
         jet_eta="relative",
         jet_separation="map",
         jet3_reference=jet3_reference,
+        separation_equalize=np.pi if jet3_reference == "j1j2" else 0.0,
     ).fit(events)
     mapped = {"j1": [0, 1], "j2": [0, 2], "j1j2": [0, 1, 2]}[jet3_reference]  # (1,2) and (1,3) or (2,3)
     for n, (y, where) in pre.encode(events).items():

@@ -7,7 +7,7 @@ import pytest
 
 from evgen.errors import ConfigError, InputError
 from evgen.physics.magic import delta_r
-from evgen.preprocessing.third_jet import ThirdJetSeparation, closed_pairs
+from evgen.preprocessing.third_jet import ThirdJetEqualize, ThirdJetSeparation, closed_pairs
 
 R = 0.4
 # columns: jet 2 (Δη, Δφ) relative to jet 1, then jet 3 (Δη, Δφ) relative to jet 1
@@ -124,3 +124,61 @@ def test_bad_input_and_options_are_refused():
         ThirdJetSeparation(jet3=[2, 3], jet2=[0, 1], apart=0.7)
     with pytest.raises(ConfigError, match="radius"):
         ThirdJetSeparation(jet3=[2, 3], jet2=[0, 1], radius=2.0)
+
+
+def _ringed(n: int, seed: int) -> np.ndarray:
+    """Jet 3 concentrated just outside both holes (a collinear ring around each jet), jets far apart."""
+    rng = np.random.default_rng(seed)
+    c = np.stack([rng.uniform(1.5, 3.0, n) * rng.choice([-1, 1], n), rng.uniform(-1.5, 1.5, n)], axis=1)
+    around = np.where(rng.uniform(size=n) < 0.5, 0.0, 1.0)[:, None] * c  # jet 1 or jet 2
+    r = R + rng.exponential(0.15, n)
+    angle = rng.uniform(-np.pi, np.pi, n)
+    p = around + np.stack([r * np.cos(angle), r * np.sin(angle)], axis=1)
+    x = np.hstack([c, p])
+    keep = (np.hypot(p[:, 0], p[:, 1]) > R) & (delta_r(p[:, 0], p[:, 1], c[:, 0], c[:, 1]) > R)
+    x = x[keep & (np.abs(p[:, 1]) < np.pi)]
+    return x
+
+
+def test_the_equaliser_flattens_the_rings_inverts_and_has_the_jacobian_of_its_formula():
+    separate = ThirdJetSeparation(jet3=[2, 3], jet2=[0, 1], radius=R)
+    mapped = separate.forward(_ringed(100_000, seed=4))[0]
+    step = ThirdJetEqualize(jet3=[2, 3], jet2=[0, 1], radius=R).fit(mapped)
+    assert step.knots == 64
+    independent = separate.forward(_ringed(100_000, seed=5))[0]
+    y, log_det = step.forward(independent)
+    np.testing.assert_allclose(step.inverse(y), independent, atol=1e-12)
+    h = 1e-6
+    jac = np.empty((300, 2, 2))
+    for k, col in enumerate(step.jet3):
+        up, down = independent[:300].copy(), independent[:300].copy()
+        up[:, col] += h
+        down[:, col] -= h
+        jac[:, :, k] = (step.forward(up)[0][:, step.jet3] - step.forward(down)[0][:, step.jet3]) / (2 * h)
+    np.testing.assert_allclose(log_det[:300], np.log(np.abs(np.linalg.det(jac))), atol=1e-6)
+    # in units of each disc's area, the ring (a peak at small u) becomes the linear target profile
+    # g(u) = α + 2(1 − α)(1 − u) on independent rows
+    edges = np.linspace(0, 1, 9)
+    for i, ((_, u_before, inside), (_, u_after, _)) in enumerate(
+        zip(step._discs(independent), step._discs(y), strict=True)
+    ):
+        before = np.histogram(u_before[inside], bins=edges)[0]
+        after = np.histogram(u_after[inside], bins=edges)[0]
+        alpha = step.alpha[i]
+        target = np.diff(alpha * edges + 2 * (1 - alpha) * (edges - edges**2 / 2))
+        assert np.abs(before / before.sum() / target - 1).max() > 0.5
+        np.testing.assert_allclose(after / after.sum(), target, rtol=0.05)
+    # rows whose holes are open (jets 1 and 2 close together) are left alone
+    close = np.array([[0.5, 0.3, 2.0, 1.0]])
+    np.testing.assert_array_equal(step.forward(close)[0], close)
+
+
+def test_the_equaliser_refuses_too_few_rows_and_round_trips_through_its_state():
+    separate = ThirdJetSeparation(jet3=[2, 3], jet2=[0, 1], radius=R)
+    with pytest.raises(InputError, match="only .* rows of jet 3 lie in the disc around jet"):
+        ThirdJetEqualize(jet3=[2, 3], jet2=[0, 1]).fit(separate.forward(_ringed(30, seed=1))[0])
+    mapped = separate.forward(_ringed(1_500, seed=2))[0]
+    step = ThirdJetEqualize(jet3=[2, 3], jet2=[0, 1]).fit(mapped)
+    assert step.knots < 64  # one knot per 20 rows in the smaller disc
+    again = ThirdJetEqualize.from_state(step.params(), step.arrays())
+    np.testing.assert_array_equal(again.forward(mapped)[0], step.forward(mapped)[0])

@@ -369,9 +369,12 @@ def test_with_jet3_from_the_midpoint_far_apart_jets_come_out_separated_and_unwei
         "jet_eta": "relative",
         "jet_separation": "map",
         "jet3_reference": "j1j2",
+        "separation_equalize": 3.14159,  # jet 2 around jet 1, jet 3 in both of its discs
     }
     gen = ZJetsINN(TINY, training={"epochs": 1}, preprocessing=pre)
     gen.fit(events, progress=False)
+    kinds = [step.kind for step in gen.preprocessing.chains[3].steps]
+    assert kinds[:4] == ["relative-to", "third-jet-separation", "third-jet-equalize", "separation-map"]
     gen.save(tmp_path / "run")
     sample = load_generator(tmp_path / "run").sample(6000, seed=2)
     w, k = ak.to_numpy(sample.weight), n_jets(sample)
