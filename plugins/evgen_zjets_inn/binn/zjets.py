@@ -282,12 +282,7 @@ class ZJetsBINN(ZJetsINN):
             raise InputError(
                 f"{state_path}: missing; the run directory is incomplete (was training finished?)"
             )
-        state = json.loads(state_path.read_text())
-        gen.fractions = {int(k): float(v) for k, v in state["fractions"].items()}
-        gen.magic_norm = {int(k): float(v) for k, v in state["magic_normalisation"].items()}
-        gen.mass_step_ratio = float(state.get("mass_step_ratio", 1.0))
-        gen.charge = state["charge"]
-        gen.info = state.get("info", {})
+        gen._restore_state(json.loads(state_path.read_text()))
         gen.preprocessing = ZJetsPreprocessing.load(run.preprocessing_path)
         gen.model = gen.build_model()
         gen.model.load_state_dict(run.load_weights(_WEIGHTS))

@@ -163,6 +163,7 @@ class DiscFlow(ZJetsINN):
             ),
         )
         self.mass_step_ratio = source.mass_step_ratio
+        self.jet_eta_max = source.jet_eta_max
         self.model = source.model
         self.preprocessing = source.preprocessing
         self.fractions = dict(source.fractions)

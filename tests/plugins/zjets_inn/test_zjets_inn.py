@@ -491,3 +491,19 @@ def test_a_runaway_network_row_is_redrawn_not_written_as_inf_or_nan(trained_phys
         for name in ("Muon", "Jet"):
             values = ak.to_numpy(ak.flatten(events[name][field]))
             assert np.all(np.isfinite(values)) and np.all(np.abs(values) < FEATURE_LIMIT)
+
+
+def test_generated_jets_stay_within_the_training_samples_acceptance(trained_physics, train_events, tmp_path):
+    eta_max = float(ak.max(abs(train_events.Jet.eta)))
+    assert trained_physics.jet_eta_max == pytest.approx(eta_max, rel=0, abs=0.05)  # the training split's
+    sample = trained_physics.sample(20_000, seed=4)
+    assert float(ak.max(abs(sample.Jet.eta))) <= trained_physics.jet_eta_max
+    trained_physics.save(tmp_path / "run")
+    assert load_generator(tmp_path / "run").jet_eta_max == trained_physics.jet_eta_max
+    # a run directory written before the cut existed samples as it did: jets beyond the edge exist
+    state = json.loads((tmp_path / "run" / "model.json").read_text())
+    del state["jet_eta_max"]
+    (tmp_path / "run" / "model.json").write_text(json.dumps(state))
+    old = load_generator(tmp_path / "run")
+    assert old.jet_eta_max is None
+    assert float(ak.max(abs(old.sample(20_000, seed=4).Jet.eta))) > trained_physics.jet_eta_max
