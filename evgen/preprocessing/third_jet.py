@@ -74,20 +74,39 @@ def _geometry(
     return h, support, closed_pairs(d, radius, apart)
 
 
-def _check_pairs(kind: str, jet3: Any, jet2: Any, radius: float, apart: float | None) -> float:
-    columns = [int(c) for c in jet3] + [int(c) for c in jet2]
-    if len(jet3) != 2 or len(jet2) != 2 or len(set(columns)) != 4 or min(columns) < 0:
-        raise ConfigError(f"{kind}: jet3 and jet2 must be two distinct column pairs; got {jet3!r}, {jet2!r}")
-    if not 0 < radius < np.pi / 2:
-        raise ConfigError(f"{kind}: radius must lie in (0, π/2); got {radius!r}")
-    apart = APART_IN_RADII * float(radius) if apart is None else float(apart)
-    if not apart > 2 * radius:
-        raise ConfigError(f"{kind}: apart must exceed twice the radius ({2 * radius}); got {apart!r}")
-    return apart
+class _ThirdJetStep(BaseStep):
+    """Jet 3's and jet 2's columns, the jet radius and the closing distance, checked."""
+
+    def __init__(
+        self,
+        jet3: list[int] | tuple[int, int],
+        jet2: list[int] | tuple[int, int],
+        radius: float = 0.4,
+        apart: float | None = None,
+    ) -> None:
+        columns = [int(c) for c in jet3] + [int(c) for c in jet2]
+        if len(jet3) != 2 or len(jet2) != 2 or len(set(columns)) != 4 or min(columns) < 0:
+            raise ConfigError(
+                f"{self.kind}: jet3 and jet2 must be two distinct column pairs; got {jet3!r}, {jet2!r}"
+            )
+        if not 0 < radius < np.pi / 2:
+            raise ConfigError(f"{self.kind}: radius must lie in (0, π/2); got {radius!r}")
+        self.apart = APART_IN_RADII * float(radius) if apart is None else float(apart)
+        if not self.apart > 2 * radius:
+            raise ConfigError(
+                f"{self.kind}: apart must exceed twice the radius ({2 * radius}); got {apart!r}"
+            )
+        self.jet3, self.jet2, self.radius = columns[:2], columns[2:], float(radius)
+
+    def params(self) -> dict[str, Any]:
+        return {"jet3": self.jet3, "jet2": self.jet2, "radius": self.radius, "apart": self.apart}
+
+    def _geometry(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return _geometry(x, self.jet2, self.radius, self.apart, self.kind)
 
 
 @register_step
-class ThirdJetSeparation(BaseStep):
+class ThirdJetSeparation(_ThirdJetStep):
     """Jet 3 from the midpoint of jets 1 and 2, with both ``ΔR < R`` holes closed (module docstring).
 
     Parameters
@@ -103,24 +122,6 @@ class ThirdJetSeparation(BaseStep):
     """
 
     kind = "third-jet-separation"
-
-    def __init__(
-        self,
-        jet3: list[int] | tuple[int, int],
-        jet2: list[int] | tuple[int, int],
-        radius: float = 0.4,
-        apart: float | None = None,
-    ) -> None:
-        self.apart = _check_pairs(self.kind, jet3, jet2, radius, apart)
-        self.jet3 = [int(c) for c in jet3]
-        self.jet2 = [int(c) for c in jet2]
-        self.radius = float(radius)
-
-    def params(self) -> dict[str, Any]:
-        return {"jet3": self.jet3, "jet2": self.jet2, "radius": self.radius, "apart": self.apart}
-
-    def _geometry(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return _geometry(x, self.jet2, self.radius, self.apart, self.kind)
 
     def _around_jets(
         self, q: np.ndarray, h: np.ndarray, support: np.ndarray, close: np.ndarray, inverse: bool
@@ -176,7 +177,7 @@ class ThirdJetSeparation(BaseStep):
 
 
 @register_step
-class ThirdJetEqualize(BaseStep):
+class ThirdJetEqualize(_ThirdJetStep):
     """Inside the support discs of :class:`ThirdJetSeparation` (after it), jet 3's radial
     distribution around jet 1 and around jet 2 equalised onto a smooth profile.
 
@@ -207,10 +208,7 @@ class ThirdJetEqualize(BaseStep):
         apart: float | None = None,
         knots: int = 64,
     ) -> None:
-        self.apart = _check_pairs(self.kind, jet3, jet2, radius, apart)
-        self.jet3 = [int(c) for c in jet3]
-        self.jet2 = [int(c) for c in jet2]
-        self.radius = float(radius)
+        super().__init__(jet3, jet2, radius, apart)
         if int(knots) < 2:
             raise ConfigError(f"{self.kind}: knots must be at least 2; got {knots!r}")
         self.knots = int(knots)
@@ -218,17 +216,11 @@ class ThirdJetEqualize(BaseStep):
         self.alpha: np.ndarray | None = None  # (2,)
 
     def params(self) -> dict[str, Any]:
-        return {
-            "jet3": self.jet3,
-            "jet2": self.jet2,
-            "radius": self.radius,
-            "apart": self.apart,
-            "knots": self.knots,
-        }
+        return {**super().params(), "knots": self.knots}
 
     def _discs(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Per disc (jet 1's, jet 2's): its centre, jet 3's ``u`` in it, and the rows inside."""
-        h, support, close = _geometry(x, self.jet2, self.radius, self.apart, self.kind)
+        h, support, close = self._geometry(x)
         out = []
         for centre in (-h, h):
             v = x[:, self.jet3] - centre
