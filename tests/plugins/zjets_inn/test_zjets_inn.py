@@ -390,7 +390,6 @@ def test_with_jet3_from_the_midpoint_far_apart_jets_come_out_separated_and_unwei
     np.testing.assert_allclose(
         w[k == 3][~apart], gen.magic_norm[3] * generation_weights(pair_dr[~apart][:, 1:]), rtol=1e-5
     )
-    assert (pair_dr[~apart][:, 1:].min(axis=1) < 0.4).any()  # left open: the network's leak, weight 0
     with pytest.raises(ConfigError, match="jet3_reference = 'j1j2': needs jet_separation = 'map'"):
         ZJetsINN(preprocessing={"jet_eta": "relative", "jet3_reference": "j1j2"})
 
