@@ -75,7 +75,9 @@ JET3_REFERENCES = ("j1", "j2", "j1j2")
 
 def magic_pairs(n_jets: int, jet_separation: str = "none", jet3_reference: str = "j1") -> list[int]:
     """Indices, in the order (1,2), (1,3), (2,3), of the jet pairs whose ``ΔR < R`` hole is *not*
-    closed by the coordinates: the pairs the magic transformation (Eq. 7–10) still has to handle."""
+    closed by the coordinates: the pairs the magic transformation (Eq. 7–10) still has to handle
+    in every event. With ``jet3_reference = "j1j2"`` jet 3's pairs are open in some events only:
+    :func:`open_pair_mask` says which."""
     pairs = [(i, j) for i in range(1, n_jets + 1) for j in range(i + 1, n_jets + 1)]
     if jet_separation != "map":
         return list(range(len(pairs)))

@@ -23,7 +23,6 @@ from evgen.preprocessing.zjets import (
     JET3_REFERENCES,
     JET_ETA_FORMS,
     JET_SEPARATION_FORMS,
-    magic_pairs,
     open_pair_mask,
 )
 from evgen.training.config import TrainConfig, from_mapping, invalid, to_dict
@@ -220,10 +219,6 @@ class PreprocessingConfig:
             "jet_radius": self.jet_radius,
             "separation_equalize": self.separation_equalize,
         }
-
-    def magic_pairs(self, n_jets: int) -> list[int]:
-        """The jet pairs of ``n_jets``-jet events the magic transform weights (those not mapped)."""
-        return magic_pairs(n_jets, self.jet_separation, self.jet3_reference)
 
     def open_pair_mask(self, pair_dr: Any) -> Any:
         """Per event and jet pair of a ``(N, pairs)`` ΔR matrix: is its hole left to the magic
