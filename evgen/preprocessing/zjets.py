@@ -20,6 +20,7 @@ import numpy as np
 
 from evgen.errors import ConfigError, InputError
 from evgen.events import n_jets
+from evgen.preprocessing.angular import AngularCoefficients
 from evgen.preprocessing.base import Chain, load_state, save_state
 from evgen.preprocessing.radial import RadialEqualize
 from evgen.preprocessing.resonance import DECAY_FRAMES
@@ -190,6 +191,15 @@ class ZJetsPreprocessing:
         the mapped plane, the mapped jets' radial density is equalised onto a smooth profile
         (:class:`~evgen.preprocessing.radial.RadialEqualize`), so the collinear peak's ring
         no longer has to be drawn by the network.
+    jet_eta_bound
+        ``η_max`` (0: off): the sample's jets have ``|η| < η_max`` (a hard acceptance edge), and
+        the leading jet's ``η`` enters as ``atanh(η_1/η_max)`` (every jet's with
+        ``jet_eta = "absolute"``; the further jets' relative ``η_k − η_1`` keep the jet radius's
+        metric), so the edge lies at infinity and the flow does not smear the jump there.
+    angular_coefficients
+        Factor the decay-angle distribution out of ``(cos θ*, φ*)`` with its eight angular
+        coefficients ``A_0…A_7`` as functions of the dimuon ``q_T`` and ``y``
+        (:class:`~evgen.preprocessing.angular.AngularCoefficients`, physics coordinates only).
     """
 
     def __init__(
@@ -210,6 +220,8 @@ class ZJetsPreprocessing:
         jet3_reference: str = "j1",
         jet_radius: float = 0.4,
         separation_equalize: float = 0.0,
+        jet_eta_bound: float = 0.0,
+        angular_coefficients: bool = False,
     ) -> None:
         if whitening not in ("cholesky", "pca", "none"):
             raise ConfigError(f"whitening must be 'cholesky', 'pca' or 'none'; got {whitening!r}")
@@ -261,6 +273,12 @@ class ZJetsPreprocessing:
                 f"got {separation_equalize!r} with jet_separation {jet_separation!r}"
             )
         self.separation_equalize = float(separation_equalize)
+        if not jet_eta_bound >= 0:
+            raise ConfigError(f"jet_eta_bound must be ≥ 0 (0: off); got {jet_eta_bound!r}")
+        self.jet_eta_bound = float(jet_eta_bound)
+        if angular_coefficients and coordinates != "physics":
+            raise ConfigError("angular_coefficients needs coordinates = 'physics' (the decay angles)")
+        self.angular_coefficients = bool(angular_coefficients)
         self.charged = True
         if jet_mass_shift is not None and not jet_mass_shift > 0:
             raise ConfigError(f"jet_mass_shift must be positive or None; got {jet_mass_shift!r}")
@@ -283,6 +301,9 @@ class ZJetsPreprocessing:
         """An unfitted chain for ``n`` jets."""
         f = self.features(n)
         physics: list[Any] = []
+        angular: list[Any] = []
+        if self.coordinates == "physics" and self.angular_coefficients:
+            angular = [AngularCoefficients.for_features(f)]
         if self.coordinates == "physics":
             physics = [
                 AtanhScale(f.columns("breit_wigner"), scale=np.pi / 2),
@@ -301,7 +322,9 @@ class ZJetsPreprocessing:
             minima += [-self.jet_mass_shift] * len(f.columns("jet_mass"))
         order = np.argsort(log_cols)
         steps = [
+            *angular,
             *relative,
+            *self._eta_bound(f),
             LogShift([log_cols[i] for i in order], [minima[i] for i in order]),
             AtanhScale(f.columns("dphi")),
             *physics,
@@ -312,6 +335,19 @@ class ZJetsPreprocessing:
         if self.whitening != "none":
             steps.append(Whiten(self.whitening))
         return Chain(steps)
+
+    def _bounded_eta_columns(self, f: Any) -> list[int]:
+        """The ``η`` columns that ``jet_eta_bound`` maps: the leading jet's, or every jet's when absolute."""
+        if self.jet_eta_bound <= 0:
+            return []
+        if self.jet_eta == "relative":
+            return [f.names.index("j1_eta")]
+        return [i for i, name in enumerate(f.names) if name.startswith("j") and name.endswith("_eta")]
+
+    def _eta_bound(self, f: Any) -> list[Any]:
+        """``atanh(η/η_max)`` on the bounded columns (after the relative steps read ``η_1``)."""
+        cols = self._bounded_eta_columns(f)
+        return [AtanhScale(cols, scale=self.jet_eta_bound)] if cols else []
 
     def _relative_positions(self, f: Any, n: int) -> list[Any]:
         """The steps that put jets 2 and 3 relative to a jet before them (and close the hole)."""
@@ -373,6 +409,13 @@ class ZJetsPreprocessing:
 
     def _check_thresholds(self, x: np.ndarray, n: int, source: str) -> None:
         f = self.features(n)
+        cols = self._bounded_eta_columns(f)
+        if cols and np.abs(x[:, cols]).max() >= self.jet_eta_bound:
+            raise InputError(
+                f"{source}: a jet at |η| = {np.abs(x[:, cols]).max():.4g} lies on or beyond "
+                f"jet_eta_bound = {self.jet_eta_bound}; raise preprocessing.jet_eta_bound above the "
+                "sample's jet acceptance (or set it to 0)"
+            )
         for kind, threshold, option in (
             ("jet_pt", self.jet_pt_min, "jet_pt_min"),
             ("muon_pt", self.muon_pt_min, "muon_pt_min"),
@@ -436,6 +479,8 @@ class ZJetsPreprocessing:
             "jet3_reference": self.jet3_reference,
             "jet_radius": self.jet_radius,
             "separation_equalize": self.separation_equalize,
+            "jet_eta_bound": self.jet_eta_bound,
+            "angular_coefficients": self.angular_coefficients,
         }
 
     def save(self, path: str | Path) -> None:

@@ -140,6 +140,12 @@ class PreprocessingConfig:
         ``ρ`` of :class:`evgen.preprocessing.radial.RadialEqualize` (0: off; needs
         ``jet_separation = "map"``): the mapped jets' radial density within ``ρ`` of the
         reference jet equalised onto a smooth profile (the collinear peak's ring removed).
+    jet_eta_bound
+        The sample's jet acceptance ``|η| < η_max`` (0: off): the leading jet's ``η`` enters as
+        ``atanh(η_1/η_max)``, so the flow sees no hard edge there.
+    angular_coefficients
+        Factor the decay angles' distribution out with its angular coefficients ``A_0…A_7(q_T, y)``
+        (:class:`evgen.preprocessing.angular.AngularCoefficients`; physics coordinates).
     """
 
     jet_pt_min: float = 20.0
@@ -157,6 +163,8 @@ class PreprocessingConfig:
     jet3_reference: str = "j1"
     jet_radius: float = 0.4
     separation_equalize: float = 0.0
+    jet_eta_bound: float = 0.0
+    angular_coefficients: bool = False
 
     def __post_init__(self) -> None:
         if self.coordinates not in COORDINATES:
@@ -192,6 +200,10 @@ class PreprocessingConfig:
             raise invalid("separation_equalize", self.separation_equalize, "must lie in [0, π] (0: off)")
         if self.separation_equalize > 0 and self.jet_separation != "map":
             raise invalid("separation_equalize", self.separation_equalize, "needs jet_separation = 'map'")
+        if not (isinstance(self.jet_eta_bound, (int, float)) and self.jet_eta_bound >= 0):
+            raise invalid("jet_eta_bound", self.jet_eta_bound, "must be ≥ 0 (0: off), e.g. the sample's 5.0")
+        if self.angular_coefficients and self.coordinates != "physics":
+            raise invalid("angular_coefficients", self.angular_coefficients, "needs coordinates = 'physics'")
         if self.jet_mass not in ("log", "linear"):
             raise invalid("jet_mass", self.jet_mass, "expected 'log' or 'linear'")
         if not self.jet_mass_shift > 0:
@@ -218,6 +230,8 @@ class PreprocessingConfig:
             "jet3_reference": self.jet3_reference,
             "jet_radius": self.jet_radius,
             "separation_equalize": self.separation_equalize,
+            "jet_eta_bound": self.jet_eta_bound,
+            "angular_coefficients": self.angular_coefficients,
         }
 
     def open_pair_mask(self, pair_dr: Any) -> Any:

@@ -82,6 +82,11 @@ def test_paper_defaults_are_table_1():
         ({"magic": {"r_minus": 0.5}}, "magic.r_minus=0.5"),
         ({"magic": {"enabled": "yes"}}, "magic.enabled = 'yes'"),
         ({"preprocessing": {"whitening": "zca"}}, "preprocessing.whitening = 'zca'"),
+        ({"preprocessing": {"jet_eta_bound": -5.0}}, "preprocessing.jet_eta_bound = -5.0"),
+        (
+            {"preprocessing": {"coordinates": "particles", "angular_coefficients": True}},
+            "preprocessing.angular_coefficients = True",
+        ),
         ({"data": {"layout": {"Muon": {"pt": "mu_pt"}}}}, "lacks"),
         ({"epochs": 3}, "unknown option epochs"),
     ],
