@@ -8,7 +8,9 @@ spherical harmonics of order ≤ 2 (Mirkes, Nucl. Phys. B387 (1992) 3; ATLAS, JH
     dσ/dΩ ∝ (1 + c²) + A0/2 (1 − 3c²) + A1 sin2θ cosφ + A2/2 sin²θ cos2φ + A3 sinθ cosφ
             + A4 c + A5 sin²θ sin2φ + A6 sin2θ sinφ + A7 sinθ sinφ,        c = cos θ*
 
-with coefficients ``A_i(q_T, y)`` that depend on the dilepton's transverse momentum and
+(a rotation of the rest-frame axes, e.g. another ``decay_frame``, mixes harmonics of the same
+order, so the form holds in every rest frame, with other coefficients), with coefficients
+``A_i(q_T, y)`` that depend on the dilepton's transverse momentum and
 rapidity: at ``q_T → 0`` the distribution is ``1 + c²``, and ``A_0 ≈ A_2`` grow like
 ``q_T²/(M² + q_T²)`` (Lam–Tung). A flow that sees ``(cos θ*, φ*)`` has to learn this
 ``q_T`` dependence, a modulation of ~10 % whose likelihood gain is ∝ its square; the CPU
