@@ -254,7 +254,7 @@ class ZJetsINN(Generator):
             # weights times the magic and mass-step training weights
             self.mass_step_ratio = cfg.mass_step.fit_ratio(dimuon_mass(events[train]), w_all[train])
             fit_weights = fit_weights * self._preprocessing_weights(pre, events[train])
-        pre.fit(events[train], fit_weights)
+        pre.fit(events[train], fit_weights, source="training events")
         self.preprocessing = pre
         counts = n_jets(events)
         total = w_all[train].sum()

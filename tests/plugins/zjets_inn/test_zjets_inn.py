@@ -511,3 +511,13 @@ def test_generated_jets_stay_within_the_training_samples_acceptance(trained_phys
     old = load_generator(tmp_path / "run")
     assert old.jet_eta_max is None
     assert float(ak.max(abs(old.sample(20_000, seed=4).Jet.eta))) > trained_physics.jet_eta_max
+
+
+def test_a_jet_beyond_jet_eta_bound_stops_training_naming_the_value_and_leaves_no_run(tmp_path, train_events):
+    worst = float(np.abs(ak.to_numpy(train_events.Jet.eta[:, 0])).max())
+    gen = ZJetsINN(TINY, preprocessing={"jet_eta_bound": worst / 2})
+    with pytest.raises(
+        InputError, match=rf"training events: a jet at \|η\| = .* jet_eta_bound = {worst / 2}"
+    ):
+        gen.fit(train_events, run_dir=tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
