@@ -149,7 +149,8 @@ def _cmd_zjets_amplification(args: argparse.Namespace) -> int:
             f"n_train {size}: median amplification measured {report['median_amplification_measured']:.3g}, "
             f"predicted {report['median_amplification_predicted']:.3g}; "
             f"pooled 68 % coverage {report['coverage_68_pooled']:.3f}, in [0.60, 0.76] for "
-            f"{report['observables_with_coverage_in_60_76']} of {len(rows)} observables (of those, predicted "
+            f"{report['observables_with_coverage_in_60_76']} of {len(rows)} observables (a calibrated band: "
+            f"{report['observables_with_coverage_in_60_76_if_calibrated']:.1f}; of those, predicted "
             f"and measured agree for {report['covered_observables_agreeing']}); worth less than the training "
             f"sample: {less} of {len(rows)}"
         )

@@ -12,9 +12,12 @@ from evgen.statistics.coverage import (
     ONE_SIGMA,
     chi2_test,
     coverage,
+    coverage_window_probability,
+    ensemble_pull_variance,
     interval_coverage,
     pulls,
     summarize_pulls,
+    welch_satterthwaite_dof,
     z_for_level,
 )
 
@@ -84,3 +87,55 @@ def test_student_t_intervals_cover_when_sigma_is_estimated_from_few_members():
     assert summarize_pulls(p, dof=k - 1).to_dict()["interval"] == "student-t, 5 dof"
     with pytest.raises(ConfigError):
         z_for_level(0.68, dof=0)
+
+
+def test_welch_satterthwaite_dof_known_values():
+    """ν_eff = ν σ⁴/s⁴: all estimated → ν; half known → 4ν; nothing estimated → ∞ (Gaussian); ≥ 1."""
+    nu = welch_satterthwaite_dof(np.array([1.0, 1.0, 0.0, 4.0]), np.array([1.0, 2.0, 3.0, 1.0]), 3)
+    assert nu[0] == pytest.approx(3.0) and nu[1] == pytest.approx(12.0)
+    assert np.isinf(nu[2]) and nu[3] == 1.0
+    with pytest.raises(ConfigError):
+        welch_satterthwaite_dof(1.0, 1.0, 0)
+
+
+@pytest.mark.parametrize(
+    ("spread", "stochastic", "reference"),
+    [(0.0, 1.0, 1.0), (0.0, 0.5, 1.0), (1.0, 0.5, 1.0), (3.0, 1.0, 1.0)],
+)
+def test_ensemble_pulls_cover_68_percent_whatever_dominates_the_variance(spread, stochastic, reference):
+    """K = 4 bootstrap-like members (a shared offset and their own spread of σ_pred, plus each histogram's
+    stochastic noise) against a reference with its own error. The unbiased variance with Welch–Satterthwaite
+    intervals covers 68.3 %; σ_pred clipped at zero with t_{K-1} over-covers where the model is precise
+    (σ_pred = 0: the φ observables), which is what the Z+jets study used to report."""
+    rng = np.random.default_rng(3)
+    n, k = 60_000, 4
+    shared = spread * rng.standard_normal(n)
+    members = (
+        shared[:, None] + spread * rng.standard_normal((n, k)) + stochastic * rng.standard_normal((n, k))
+    )
+    observed = reference * rng.standard_normal(n)
+    s2 = members.var(axis=1, ddof=1)
+    variance, dof = ensemble_pull_variance(s2, stochastic**2, reference**2, k)
+    p = pulls(members.mean(axis=1), observed, np.sqrt(variance))
+    c = coverage(p, ONE_SIGMA, dof)
+    assert abs(c.value - ONE_SIGMA) < 4 * c.error
+    if spread == 0:
+        clipped = np.maximum(s2 - stochastic**2, 0) * (1 + 1 / k) + stochastic**2 / k + reference**2
+        old = coverage(pulls(members.mean(axis=1), observed, np.sqrt(clipped)), ONE_SIGMA, k - 1)
+        assert old.value > 0.75
+    summary = summarize_pulls(np.where(np.arange(n) % 10 == 0, np.nan, p), dof=dof).to_dict()
+    assert summary["interval"].startswith("student-t, Welch–Satterthwaite dof per bin")
+    assert abs(summary["coverage_68"].value - ONE_SIGMA) < 4 * summary["coverage_68"].error
+
+
+def test_coverage_window_probability_is_the_binomial_chance_of_a_calibrated_band():
+    """Monte Carlo of n calibrated Gaussian pulls: the share of coverages in [0.60, 0.76] matches."""
+    rng = np.random.default_rng(5)
+    for n in (10, 20, 37):
+        inside = np.mean(np.abs(rng.standard_normal((20_000, n))) <= 1.0, axis=1)
+        measured = np.mean((inside >= 0.60 - 1e-12) & (inside <= 0.76 + 1e-12))
+        assert coverage_window_probability(n) == pytest.approx(measured, abs=0.015)
+    assert coverage_window_probability(20) == pytest.approx(0.66, abs=0.01)
+    assert coverage_window_probability(2) == 0.0  # neither 1/2 nor 2/2 lies in [0.60, 0.76]
+    with pytest.raises(InputError):
+        coverage_window_probability(0)

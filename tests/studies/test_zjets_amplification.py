@@ -58,6 +58,24 @@ def test_a_bootstrap_of_the_training_histogram_is_worth_k_over_k_plus_1_of_it_pr
     assert {"coverage_68", "amplification_low", "amplification_high", "agree", "bulk_bins"} <= set(rows[0])
 
 
+def test_coverage_holds_where_the_truth_files_statistics_dominate_the_band():
+    """A training sample 10 × the truth file: the members' spread is small next to the truth's own noise.
+    Intervals of t_{K-1} on the whole variance over-cover there (0.77 with 4 members); Welch–Satterthwaite
+    degrees of freedom and the unclipped variance cover 68 %, and the number of observables in
+    [0.60, 0.76] is what a calibrated band scores by chance."""
+    rng = np.random.default_rng(4)
+    n, k = 2_000_000, 4
+    truth, training, members = _bootstrap_histograms(rng, n, k, 2_000_000, observables=60)
+    report = size_report(truth, training, members, {1: n})
+    assert abs(report["coverage_68_pooled"] - 0.683) < 0.03
+    expected = report["observables_with_coverage_in_60_76_if_calibrated"]
+    assert 0.5 * 60 < expected < 0.85 * 60
+    assert abs(report["observables_with_coverage_in_60_76"] - expected) < 4 * np.sqrt(
+        expected * (1 - expected / 60)
+    )
+    assert np.median([r["t68"] for r in report["observables"]]) < 1.1  # nearly Gaussian, not t_3's 1.197
+
+
 def test_groups_members_and_bad_input():
     assert observable_group("dR_j1j2") == "jet pairs" and observable_group("m_mumu") == "Z and balance"
     assert observable_group("pt_mu2") == "muons" and observable_group("mass_j3") == "jets"

@@ -162,33 +162,39 @@ def band_validation(
     :math:`\mathrm{pull} = (g - r)/\sqrt{\sigma_\mathrm{pred}^2(1 + 1/K) + \sigma_\mathrm{stoch}^2/K + \sigma_r^2}`
     with :math:`g` the mean over the :math:`K` draws (or ensemble members) and :math:`\sigma_r`
     the reference's statistical error; bins with a mean fraction below ``min_fraction`` are
-    skipped. The reference is not the truth: its own error enters. Coverages use Student-t
-    intervals with :math:`K - 1` degrees of freedom (:func:`evgen.statistics.coverage.coverage`). The
-    *bulk* of an observable is the bins between the ``bulk`` quantiles of the reference (all
-    of a bin inside the central 90 % by default); the issue's target is stated there.
+    skipped. The reference is not the truth: its own error enters. The variance is the unbiased
+    one of :func:`evgen.statistics.coverage.ensemble_pull_variance` (:math:`\sigma_\mathrm{pred}^2`
+    not clipped), and coverages use Student-t intervals with its Welch–Satterthwaite degrees of
+    freedom per bin (:math:`K - 1` where the spread dominates, Gaussian where the reference's
+    statistics do). The *bulk* of an observable is the bins between the ``bulk`` quantiles of the
+    reference (all of a bin inside the central 90 % by default); the issue's target is stated there.
     """
-    from evgen.statistics.coverage import pulls, summarize_pulls
+    from evgen.statistics.coverage import (
+        coverage_window_probability,
+        ensemble_pull_variance,
+        pulls,
+        summarize_pulls,
+    )
 
-    rows, pooled, pooled_bulk = [], [], []
-    dof = 1.0
+    rows, pooled, pooled_bulk, pooled_dof, pooled_bulk_dof = [], [], [], [], []
     for key, band in bands.items():
         if key not in reference:
             continue
         k = band.n_draws
-        dof = float(k - 1)
         g = band.mean_fraction
-        sigma = np.sqrt(
-            band.fraction_sigma_pred**2 * (1 + 1 / k)
-            + band.fraction_sigma_stoch**2 / k
-            + reference[key]["error"] ** 2
+        variance, dof_bins = ensemble_pull_variance(
+            band.fraction_sigma_tot**2, band.fraction_sigma_stoch**2, reference[key]["error"] ** 2, k
         )
+        sigma = np.sqrt(variance)
         keep = g >= min_fraction
         p_all = pulls(g, reference[key]["fraction"], sigma)
         in_bulk = _bulk(reference[key]["fraction"], *bulk) & keep & np.isfinite(p_all)
-        p = p_all[keep & np.isfinite(p_all)]
+        use = keep & np.isfinite(p_all)
+        p, dof = p_all[use], dof_bins[use]
         if p.size < 2:
             continue
         pooled.append(p)
+        pooled_dof.append(dof)
         s = summarize_pulls(p, constraints=1, dof=dof)
         row = {
             "jets": key[0],
@@ -200,12 +206,16 @@ def band_validation(
         }
         if in_bulk.sum() >= 2:
             pooled_bulk.append(p_all[in_bulk])
-            sb = summarize_pulls(p_all[in_bulk], dof=dof)
+            pooled_bulk_dof.append(dof_bins[in_bulk])
+            sb = summarize_pulls(p_all[in_bulk], dof=dof_bins[in_bulk])
             row.update(
                 bulk_bins=int(in_bulk.sum()),
                 bulk_pull_width=sb.width.value,
                 bulk_coverage_68=sb.coverage_68.value,
                 bulk_coverage_in_60_76=bool(0.60 <= sb.coverage_68.value <= 0.76),
+                bulk_coverage_in_60_76_probability_if_calibrated=coverage_window_probability(
+                    int(in_bulk.sum())
+                ),
             )
         rel = band.relative_sigma_pred[keep]
         row.update(
@@ -219,10 +229,29 @@ def band_validation(
         )
         rows.append(row)
     summary = (
-        summarize_pulls(np.concatenate(pooled), constraints=len(pooled), dof=dof).to_dict() if pooled else {}
+        summarize_pulls(
+            np.concatenate(pooled), constraints=len(pooled), dof=np.concatenate(pooled_dof)
+        ).to_dict()
+        if pooled
+        else {}
     )
-    bulk_summary = summarize_pulls(np.concatenate(pooled_bulk), dof=dof).to_dict() if pooled_bulk else {}
-    return {"pooled": summary, "pooled_bulk": bulk_summary, "observables": rows}
+    bulk_summary = (
+        summarize_pulls(np.concatenate(pooled_bulk), dof=np.concatenate(pooled_bulk_dof)).to_dict()
+        if pooled_bulk
+        else {}
+    )
+    with_bulk = [r for r in rows if "bulk_bins" in r]
+    return {
+        "pooled": summary,
+        "pooled_bulk": bulk_summary,
+        "observables_bulk_in_60_76": sum(r["bulk_coverage_in_60_76"] for r in with_bulk),
+        # a band with exact 68 % intervals lands there by chance only so often (binomial per observable)
+        "observables_bulk_in_60_76_if_calibrated": float(
+            sum(r["bulk_coverage_in_60_76_probability_if_calibrated"] for r in with_bulk)
+        ),
+        "observables_with_bulk": len(with_bulk),
+        "observables": rows,
+    }
 
 
 # -- figures --------------------------------------------------------------------------------------

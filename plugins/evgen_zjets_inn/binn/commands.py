@@ -40,6 +40,12 @@ def _cmd_bands(args: argparse.Namespace) -> int:
                 f"{format(pooled['pull_width'], '.3f')}, coverage 68% {format(pooled['coverage_68'], '.3f')}, "
                 f"95% {format(pooled['coverage_95'], '.3f')}"
             )
+    if validation.get("observables_with_bulk"):
+        print(
+            f"observables with bulk 68% coverage in [0.60, 0.76]: {validation['observables_bulk_in_60_76']} of "
+            f"{validation['observables_with_bulk']} (a calibrated band: "
+            f"{validation['observables_bulk_in_60_76_if_calibrated']:.1f})"
+        )
     print(f"report: {args.output}/binn_bands.md")
     return 0
 

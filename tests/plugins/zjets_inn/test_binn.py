@@ -350,9 +350,14 @@ def test_band_validation_covers_a_reference_drawn_like_one_more_member():
     good = band_validation(bands, reference)
     assert abs(good["pooled"]["coverage_68"].value - 0.683) < 0.04
     assert abs(good["pooled_bulk"]["coverage_68"].value - 0.683) < 0.05
-    assert good["pooled"]["interval"] == "student-t, 7 dof"
+    # 8 members, the reference's error known: Welch–Satterthwaite dof above K - 1 = 7
+    assert good["pooled"]["interval"].startswith("student-t, Welch–Satterthwaite dof per bin (median 1")
     row = good["observables"][0]
     assert 0 < row["bulk_bins"] < row["bins"]  # the bulk leaves out the tails
+    assert good["observables_with_bulk"] == 60
+    expected = good["observables_bulk_in_60_76_if_calibrated"]
+    assert 0.4 * 60 < expected < 0.8 * 60
+    assert abs(good["observables_bulk_in_60_76"] - expected) < 4 * np.sqrt(expected * (1 - expected / 60))
     bad = band_validation(narrow, reference)
     assert bad["pooled"]["coverage_68"].value < 0.55
 
@@ -411,4 +416,7 @@ def test_bootstrap_members_and_an_ensemble_of_runs(tmp_path):
         progress=False,
     )
     assert result["predicted_by"] == "ensemble" and result["draws"] == 3
-    assert result["validation_against_reference"]["pooled"]["interval"] == "student-t, 2 dof"
+    # 3 members: t intervals with Welch–Satterthwaite degrees of freedom per bin
+    assert result["validation_against_reference"]["pooled"]["interval"].startswith(
+        "student-t, Welch–Satterthwaite dof per bin"
+    )
