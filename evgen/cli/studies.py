@@ -154,6 +154,10 @@ def _cmd_zjets_amplification(args: argparse.Namespace) -> int:
             f"and measured agree for {report['covered_observables_agreeing']}); worth less than the training "
             f"sample: {less} of {len(rows)}"
         )
+        if report.get("too_few_generated"):
+            from evgen.studies.zjets_amplification import too_few_generated_warning
+
+            print(too_few_generated_warning(report))
     print(f"report: {Path(args.output) / 'amplification.md'}")
     return 0
 

@@ -74,6 +74,8 @@ def test_coverage_holds_where_the_truth_files_statistics_dominate_the_band():
         expected * (1 - expected / 60)
     )
     assert np.median([r["t68"] for r in report["observables"]]) < 1.1  # nearly Gaussian, not t_3's 1.197
+    assert report["member_to_truth_events"]["1"] == pytest.approx(10.0, rel=0.01)
+    assert report["too_few_generated"] == []
 
 
 def test_groups_members_and_bad_input():
@@ -109,9 +111,14 @@ def test_the_study_on_two_tiny_members_writes_a_report_a_user_can_read(tmp_path,
     argv = ["study", "amplification-zjets", str(truth), "--training", str(training), "--members"]
     argv += [f"3000:{tmp_path}/m*", "-o", str(tmp_path / "out"), "-n", "5000", "--no-progress"]
     assert main(argv) == 0
-    assert "n_train 3000: median amplification measured" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "n_train 3000: median amplification measured" in out
     result = json.loads((tmp_path / "out" / "amplification.json").read_text())
     report = result["sizes"]["3000"]
+    # 5000 generated events per member against 4000 truth events: the members' own noise is the truth's
+    assert 0.5 < report["member_to_truth_events"]["1"] < 1.6 and "1" in report["too_few_generated"]
+    assert "Warning: each member generated fewer than 2 × the truth's events" in out
+    assert "Generate more events per member (-n)" in (tmp_path / "out" / "amplification.md").read_text()
     assert report["members"] == 2 and sum(report["n_train_per_multiplicity"].values()) == 3000
     names = {(r["multiplicity"], r["observable"]) for r in report["observables"]}
     assert (1, "m_mumu") in names and (2, "dR_j1j2") in names
