@@ -6,7 +6,7 @@
 #
 #   scripts/zjets_amplification_members.sh OUT CONFIG "N:BASE_EPOCHS:JET_EPOCHS ..." K FILE...
 #   e.g. scripts/zjets_amplification_members.sh runs/amp configs/zjets-inn-cpu.toml \
-#          "30000:250:400 100000:150:240" 4 ../shared/data/zjets/train_{0,1,2}.root
+#          "30000:125:200 100000:75:120" 4 ../shared/data/zjets/train_{0,1,2}.root
 # Smaller samples get more epochs (an epoch is shorter); CONFIG's other options are kept
 # (OUT/nN.json is CONFIG with the epochs of size N).
 set -euo pipefail
