@@ -213,7 +213,11 @@ def coverage(
     v = np.asarray(pull_values, dtype=np.float64).ravel()
     z = _z_for_levels(level, dof)
     if np.ndim(z) > 0:
-        z = np.broadcast_to(np.asarray(z).ravel(), v.shape)
+        z = np.asarray(z).ravel()
+        if z.size != v.size:
+            raise InputError(
+                f"{z.size} degrees of freedom for {v.size} pulls: give one per pull or one in all"
+            )
         ok = np.isfinite(v)
         v, z = _finite(v), z[ok]
     else:
@@ -314,7 +318,12 @@ def summarize_pulls(
     raw = np.asarray(pull_values, dtype=np.float64).ravel()
     per_pull = np.ndim(dof) > 0
     if per_pull:
-        dof = np.broadcast_to(np.asarray(dof, dtype=np.float64).ravel(), raw.shape)[np.isfinite(raw)]
+        dof = np.asarray(dof, dtype=np.float64).ravel()
+        if dof.size != raw.size:
+            raise InputError(
+                f"{dof.size} degrees of freedom for {raw.size} pulls: give one per pull or one in all"
+            )
+        dof = dof[np.isfinite(raw)]
     v = _finite(raw)
     n = v.size
     s = float(np.std(v, ddof=1)) if n > 1 else math.nan

@@ -96,6 +96,12 @@ def test_welch_satterthwaite_dof_known_values():
     assert np.isinf(nu[2]) and nu[3] == 1.0
     with pytest.raises(ConfigError):
         welch_satterthwaite_dof(1.0, 1.0, 0)
+    with pytest.raises(InputError, match="2 degrees of freedom for 3 pulls"):
+        coverage(np.zeros(3), ONE_SIGMA, np.array([3.0, 3.0]))
+    with pytest.raises(InputError, match="degrees of freedom"):
+        summarize_pulls(np.zeros(3), dof=np.array([3.0, 3.0]))
+    with pytest.raises(ConfigError):
+        coverage(np.zeros(2), ONE_SIGMA, np.array([3.0, 0.0]))
 
 
 @pytest.mark.parametrize(
