@@ -21,7 +21,7 @@ generates ``n_generated`` events; per observable and bin:
   :math:`n_\mathrm{pred} = \sum_j p_j(1-p_j)/\sum_j \sigma_j^2`
   (:func:`evgen.statistics.equivalent_histogram.predicted_equivalent_events`);
 * **validate**: pulls of :math:`\bar\gamma_j` against the truth fractions :math:`\tau_j`,
-  :math:`(\bar\gamma_j - \tau_j)/\sqrt{\sigma_j^2 + \mathrm{Var}\,\gammā_j + \mathrm{Var}\,\tau_j}`
+  :math:`(\bar\gamma_j - \tau_j)/\sqrt{\sigma_j^2 + \mathrm{Var}\,\bar\gamma_j + \mathrm{Var}\,\tau_j}`
   (the truth file's own statistics included; the unbiased variance of
   :func:`evgen.statistics.coverage.ensemble_pull_variance`), and their 68 % coverage (a
   Student-t interval with Welch–Satterthwaite degrees of freedom per bin: :math:`K - 1` where
