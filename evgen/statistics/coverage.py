@@ -40,6 +40,7 @@ __all__ = [
     "ONE_SIGMA",
     "TWO_SIGMA_95",
     "z_for_level",
+    "z_for_levels",
     "welch_satterthwaite_dof",
     "ensemble_pull_variance",
     "coverage_window_probability",
@@ -159,20 +160,17 @@ def coverage_window_probability(
     return float(binom.cdf(k_high, n, level) - binom.cdf(k_low - 1, n, level))
 
 
-def _z_for_levels(level: float, dof: float | np.ndarray) -> float | np.ndarray:
+def z_for_levels(level: float, dof: float | np.ndarray) -> float | np.ndarray:
     """:func:`z_for_level` for one ``dof`` or one per pull (infinite entries: Gaussian)."""
     if np.ndim(dof) == 0:
         return z_for_level(level, float(dof))
     from scipy.stats import t
 
+    gaussian = z_for_level(level)  # also checks the level
     d = np.asarray(dof, dtype=np.float64)
-    if not 0 < level < 1:
-        raise ConfigError(f"level = {level!r}: must lie in (0, 1)")
     if not np.all(d > 0):
         raise ConfigError("dof: every entry must be positive")
-    return np.where(
-        np.isfinite(d), t.ppf(0.5 * (1.0 + level), np.where(np.isfinite(d), d, 1.0)), z_for_level(level)
-    )
+    return np.where(np.isfinite(d), t.ppf(0.5 * (1.0 + level), np.where(np.isfinite(d), d, 1.0)), gaussian)
 
 
 def pulls(observed: np.ndarray, predicted: np.ndarray, sigma: np.ndarray) -> np.ndarray:
@@ -211,7 +209,7 @@ def coverage(
     predicted error) are ignored.
     """
     v = np.asarray(pull_values, dtype=np.float64).ravel()
-    z = _z_for_levels(level, dof)
+    z = z_for_levels(level, dof)
     if np.ndim(z) > 0:
         z = np.asarray(z).ravel()
         if z.size != v.size:

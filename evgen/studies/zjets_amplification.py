@@ -164,9 +164,7 @@ def _observable_row(
     n_train_k: int,
 ) -> dict[str, Any]:
     """Predict, validate and demonstrate for one observable (module docstring)."""
-    from scipy import stats
-
-    from evgen.statistics.coverage import ONE_SIGMA, ensemble_pull_variance
+    from evgen.statistics.coverage import ONE_SIGMA, ensemble_pull_variance, z_for_levels
     from evgen.statistics.equivalent_histogram import (
         measured_equivalent_events,
         pooled_shape,
@@ -221,7 +219,7 @@ def _observable_row(
         pulls = (mean - tau) / np.sqrt(pull_variance)
     use = bulk & np.isfinite(pulls)
     bulk_pulls = pulls[use]
-    t68 = stats.t.ppf(0.5 + ONE_SIGMA / 2, df=np.where(np.isfinite(dof[use]), dof[use], 1e12))
+    t68 = np.asarray(z_for_levels(ONE_SIGMA, dof[use]))
     covered = int(np.sum(np.abs(bulk_pulls) <= t68))
 
     predicted_excess = float(np.sum(sigma2))
