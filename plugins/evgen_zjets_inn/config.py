@@ -4,7 +4,8 @@ Sections: top-level ``seed``; ``[base]`` (the μμj network) and ``[jets]`` (the
 small networks for the 2nd and 3rd jet); ``[training]``
 (:class:`evgen.training.TrainConfig`); ``[magic]`` (:class:`evgen.physics.magic.MagicTransform`);
 ``[mass_step]`` (:class:`evgen.mass_step.MassStep`);
-``[preprocessing]``; ``[reflection]`` (:class:`ReflectionConfig`); ``[data]``. Defaults are Table 1 of Precision Enthusiasts.
+``[preprocessing]``; ``[reflection]`` (:class:`ReflectionConfig`); ``[calibration]``
+(:class:`CalibrationConfig`); ``[data]``. Defaults are Table 1 of Precision Enthusiasts.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "NetConfig",
     "PreprocessingConfig",
     "ReflectionConfig",
+    "CalibrationConfig",
     "DataConfig",
     "ZJetsINNConfig",
     "SPLINES",
@@ -262,6 +264,44 @@ class ReflectionConfig:
 
 
 @dataclass(frozen=True)
+class CalibrationConfig:
+    """The marginal calibration fitted after training (:mod:`evgen.preprocessing.calibration`).
+
+    Each network's samples are compared with its training rows column by column, just before
+    the whitening, and a quantile map moves the samples' marginals onto the training data's;
+    the dependence between the columns stays the network's. It is a step of the fitted
+    preprocessing, so ``log_prob`` includes its Jacobian.
+
+    Parameters
+    ----------
+    marginals
+        Fit the calibration at the end of training.
+    multiplicities
+        The jet multiplicities whose networks are calibrated.
+    samples
+        Network samples per multiplicity to fit the model's quantiles.
+    bins
+        Quantile knots per column (:class:`~evgen.preprocessing.steps.Gaussianize`).
+    """
+
+    marginals: bool = False
+    multiplicities: tuple[int, ...] = (1, 2, 3)
+    samples: int = 500_000
+    bins: int = 128
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "multiplicities", tuple(self.multiplicities))
+        if not self.multiplicities or not set(self.multiplicities) <= {1, 2, 3}:
+            raise invalid(
+                "multiplicities", list(self.multiplicities), "must be a non-empty subset of [1, 2, 3]"
+            )
+        if self.samples < 1000:
+            raise invalid("samples", self.samples, "must be at least 1000 network samples")
+        if self.bins < 2:
+            raise invalid("bins", self.bins, "must be at least 2")
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """How training files are read and split.
 
@@ -320,6 +360,7 @@ class ZJetsINNConfig:
     mass_step: MassStep = field(default_factory=MassStep)
     preprocessing: PreprocessingConfig = field(default_factory=PreprocessingConfig)
     reflection: ReflectionConfig = field(default_factory=ReflectionConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     data: DataConfig = field(default_factory=DataConfig)
 
     def __post_init__(self) -> None:

@@ -38,6 +38,8 @@ from evgen.generation.run_dir import RunDir
 from evgen.interfaces import Generator
 from evgen.physics.observables import dimuon_mass
 from evgen.physics.reflection import reflect, reflect_some, symmetrised_log_prob
+from evgen.preprocessing.calibration import MarginalCalibration
+from evgen.preprocessing.steps import Whiten
 from evgen.preprocessing.zjets import MULTIPLICITIES, ZJetsPreprocessing
 from evgen.training.config import deep_merge
 from evgen_zjets_inn.config import ZJetsINNConfig, stored_config
@@ -223,6 +225,8 @@ class ZJetsINN(Generator):
             )
         self.model.to("cpu").eval()
         self.device = "cpu"
+        if cfg.calibration.marginals:
+            self._fit_calibration(pre, data)
         self.magic_norm = self._fitted_magic_normalisation(training_mean_w)
         self.info.update(
             {
@@ -240,6 +244,72 @@ class ZJetsINN(Generator):
             }
         )
         return self.history
+
+    def calibrate(self, events: ak.Array, weights: np.ndarray | None = None) -> dict[str, list[float]]:
+        """Fit the marginal calibration of a trained generator on its training events
+        (:class:`~evgen_zjets_inn.config.CalibrationConfig`), replacing any it had.
+
+        ``events`` must be the events it was trained on (the same files, order and
+        ``max_events``): the training split is drawn again from the config's seed. Returns the
+        calibration's largest shift per column and multiplicity (:meth:`MarginalCalibration.shift`).
+        """
+        self._check_trained()
+        cfg = self.config
+        events, _ = check_events(events, drop=cfg.data.drop_invalid)
+        expected = self.info.get("n_train")
+        w_all = training_weights(events, weights, self.name)
+        rng = np.random.default_rng(cfg.seed)
+        is_val = rng.uniform(size=len(events)) < cfg.data.validation_fraction
+        train, val = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+        bootstrap = self.info.get("bootstrap_seed")
+        if bootstrap is not None:
+            from evgen.generation.ensemble import bootstrap_indices
+
+            train = train[bootstrap_indices(len(train), bootstrap)]
+        if expected is not None and len(train) != expected:
+            raise InputError(
+                f"these events give {len(train)} training events, but the run was trained on {expected}: "
+                "pass the run's own training files (same order and max_events)"
+            )
+        if cfg.reflection.training:
+            events, w_all, train, val = with_reflections(events, w_all, train, val)
+        for n in MULTIPLICITIES:
+            chain = self.preprocessing._chain(n)
+            chain.steps = [step for step in chain.steps if not isinstance(step, MarginalCalibration)]
+        data = self._network_tensors(self.preprocessing, events, w_all, train)
+        self._fit_calibration(self.preprocessing, data)
+        self.magic_norm = self._fitted_magic_normalisation({})
+        self.info["magic_normalisation"] = {str(k): v for k, v in self.magic_norm.items()}
+        return self.info["calibration_shift"]
+
+    def _fit_calibration(self, pre: ZJetsPreprocessing, data: dict[str, Any]) -> None:
+        """Insert a :class:`MarginalCalibration` before the whitening of each configured
+        multiplicity, fitted on the network's training rows ``data`` (their weights included)
+        and on ``[calibration] samples`` of the network's own draws."""
+        import torch
+
+        settings = self.config.calibration
+        generator = torch.Generator().manual_seed(self.config.seed + 0xCA1)
+        shifts = {}
+        for n in settings.multiplicities:
+            sel = (data["n"] == n).numpy()
+            if not sel.any():
+                continue
+            chain = pre._chain(n)
+            dim = pre.features(n).dim
+            at = next((i for i, step in enumerate(chain.steps) if isinstance(step, Whiten)), len(chain.steps))
+            whiten = chain.steps[at] if at < len(chain.steps) else None
+            y_data = data["y"].numpy()[sel, :dim].astype(np.float64)
+            with torch.no_grad():
+                y_model = self.model.sample(n, settings.samples, generator).double().cpu().numpy()
+            if whiten is not None:
+                y_data, y_model = whiten.inverse(y_data), whiten.inverse(y_model)
+            step = MarginalCalibration(bins=settings.bins).fit_pair(
+                y_data, y_model, data["w"].numpy()[sel].astype(np.float64)
+            )
+            chain.steps.insert(at, step)
+            shifts[str(n)] = [round(float(v), 4) for v in step.shift()]
+        self.info["calibration_shift"] = shifts
 
     def _fit_event_statistics(
         self, events: ak.Array, w_all: np.ndarray, train: np.ndarray
