@@ -12,6 +12,16 @@ for every particle at once. It is a proper rotation (not a parity transformation
 holds for the weak Z couplings too: charges are unchanged, and the forward–backward
 asymmetry of Z → μμ (parity-odd) is not affected. Pythia 8 respects it exactly.
 
+The **azimuthal mirror** :math:`M: \phi \to -\phi` of every particle (the reflection
+:math:`p_y \to -p_y` in a plane containing the beams, :func:`mirror`) is not a rotation: it is
+parity up to a rotation. QCD respects it, and so does the unpolarised Drell–Yan cross
+section except for terms proportional to :math:`\epsilon_{\mu\nu\rho\sigma}` contractions of
+four momenta, which need absorptive parts: the angular coefficients :math:`A_5, A_6, A_7` of
+the decay (:math:`\sin\phi` terms), zero at leading order and in a parton shower, and of
+order :math:`10^{-3}` in fixed-order QCD. The shared Pythia sample has every M-odd
+asymmetry tried consistent with zero (``docs/zjets-inn.md``), so the mirror is a symmetry of
+it to its statistical precision; together with :math:`R` it gives :math:`\eta \to -\eta` alone.
+
 Two uses follow (``docs/zjets-inn.md``):
 
 * **training augmentation**: every training event is joined by its reflection, so the
@@ -32,7 +42,7 @@ import numpy as np
 
 from evgen.errors import InputError
 
-__all__ = ["COLLECTIONS", "reflect", "reflect_some", "symmetrised_log_prob"]
+__all__ = ["COLLECTIONS", "reflect", "reflect_some", "mirror", "mirror_some", "symmetrised_log_prob"]
 
 #: The particle collections a reflection acts on (those present in the events).
 COLLECTIONS = ("Muon", "Jet")
@@ -43,26 +53,44 @@ def reflect(events: ak.Array, where: np.ndarray | None = None) -> ak.Array:
 
     p_T, mass, charge and every other field are unchanged; the map is its own inverse.
     """
+    return _flip(events, ("eta", "phi"), where, "reflect")
+
+
+def mirror(events: ak.Array, where: np.ndarray | None = None) -> ak.Array:
+    """Events with ``φ → −φ`` for every particle (in the rows ``where``): the azimuthal mirror
+    (module docstring). Every other field is unchanged; the map is its own inverse."""
+    return _flip(events, ("phi",), where, "mirror")
+
+
+def mirror_some(events: ak.Array, rng: np.random.Generator, probability: float = 0.5) -> ak.Array:
+    """Mirror each event independently with ``probability`` (½: the mirror-symmetrised sample)."""
+    if not 0.0 <= probability <= 1.0:
+        raise InputError(f"mirror_some: probability must lie in [0, 1]; got {probability!r}")
+    return mirror(events, rng.uniform(size=len(events)) < probability)
+
+
+def _flip(events: ak.Array, coordinates: tuple[str, ...], where: np.ndarray | None, name: str) -> ak.Array:
+    """``coordinates`` of every particle times −1 (in the rows ``where``)."""
     if where is None:
         sign = -1.0
     else:
         where = np.asarray(where, dtype=bool)
         if where.shape != (len(events),):
-            raise InputError(f"reflect: mask of shape {where.shape} for {len(events)} events")
+            raise InputError(f"{name}: mask of shape {where.shape} for {len(events)} events")
         sign = np.where(where, -1.0, 1.0)
     out = events
     present = [c for c in COLLECTIONS if c in events.fields]
     if not present:
-        raise InputError(f"reflect: the events have none of the collections {list(COLLECTIONS)}")
-    for name in present:
-        particles = out[name]
-        for coordinate in ("eta", "phi"):
+        raise InputError(f"{name}: the events have none of the collections {list(COLLECTIONS)}")
+    for collection in present:
+        particles = out[collection]
+        for coordinate in coordinates:
             if coordinate not in particles.fields:
-                raise InputError(f"reflect: collection {name!r} has no field {coordinate!r}")
+                raise InputError(f"{name}: collection {collection!r} has no field {coordinate!r}")
             values = particles[coordinate]
             dtype = np.asarray(ak.flatten(values, axis=None)).dtype
             particles = ak.with_field(particles, ak.values_astype(values * sign, dtype), coordinate)
-        out = ak.with_field(out, particles, name)
+        out = ak.with_field(out, particles, collection)
     return out
 
 

@@ -36,10 +36,13 @@ __all__ = [
     "DataConfig",
     "ZJetsINNConfig",
     "SPLINES",
+    "MIRRORS",
     "stored_config",
 ]
 
 SPLINES = ("cubic", "rational-quadratic")
+#: Which networks train on the azimuthal mirror images (``[reflection] mirror``).
+MIRRORS = ("none", "jets", "all")
 
 
 @dataclass(frozen=True)
@@ -257,10 +260,21 @@ class ReflectionConfig:
     generation
         Reflect each generated event with probability ½, so the generated density is
         the symmetrised ``½ [p(x) + p(Rx)]`` (``log_prob`` returns that density too).
+    mirror
+        The azimuthal mirror ``φ → −φ`` as well (:func:`evgen.physics.reflection.mirror`, a
+        symmetry of the sample to its precision, not an exact one of the electroweak theory):
+        ``"jets"`` joins the jet networks' training rows by their mirror images (with
+        ``training``), ``"all"`` every network's; either mirrors each generated event with
+        probability ½ (with ``generation``). ``"none"``: off.
     """
 
     training: bool = False
     generation: bool = False
+    mirror: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.mirror not in MIRRORS:
+            raise invalid("mirror", self.mirror, f"must be one of {list(MIRRORS)}")
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from evgen.files import atomic_write
 from evgen.generation.run_dir import RunDir
 from evgen.interfaces import Generator
 from evgen.physics.observables import dimuon_mass
-from evgen.physics.reflection import reflect, reflect_some, symmetrised_log_prob
+from evgen.physics.reflection import mirror, mirror_some, reflect, reflect_some, symmetrised_log_prob
 from evgen.preprocessing.calibration import MarginalCalibration
 from evgen.preprocessing.steps import Whiten
 from evgen.preprocessing.zjets import MULTIPLICITIES, ZJetsPreprocessing
@@ -201,16 +201,19 @@ class ZJetsINN(Generator):
         n_independent, n_distinct = len(train), int(np.unique(train).size)
         if cfg.reflection.training:
             events, w_all, train, val = with_reflections(events, w_all, train, val)
+        images = None
+        if cfg.reflection.training and cfg.reflection.mirror != "none":
+            events, w_all, train, val, images = with_mirror_images(events, w_all, train, val)
 
-        pre, counts = self._fit_event_statistics(events, w_all, train)
+        pre, counts = self._fit_event_statistics(events, w_all, train, images)
 
-        data = self._network_tensors(pre, events, w_all, train)
+        data = self._network_tensors(pre, events, w_all, train, images)
         training_mean_w = {}  # ⟨w⟩ of Eq. (8) per multiplicity: what a perfect network's f̃ would average to
         for n in MULTIPLICITIES:
             sel = (data["n"] == n).numpy()
             magic_w = data["w"].numpy()[sel].astype(np.float64)
             training_mean_w[n] = float(magic_w.sum() / w_all[train][counts[train] == n].sum())
-        val_data = self._network_tensors(pre, events, w_all, val) if len(val) else None
+        val_data = self._network_tensors(pre, events, w_all, val, images) if len(val) else None
         self._prepare_stages(events, train)
 
         torch.manual_seed(cfg.seed)
@@ -273,10 +276,13 @@ class ZJetsINN(Generator):
             )
         if cfg.reflection.training:
             events, w_all, train, val = with_reflections(events, w_all, train, val)
+        images = None
+        if cfg.reflection.training and cfg.reflection.mirror != "none":
+            events, w_all, train, val, images = with_mirror_images(events, w_all, train, val)
         for n in MULTIPLICITIES:
             chain = self.preprocessing._chain(n)
             chain.steps = [step for step in chain.steps if not isinstance(step, MarginalCalibration)]
-        data = self._network_tensors(self.preprocessing, events, w_all, train)
+        data = self._network_tensors(self.preprocessing, events, w_all, train, images)
         self._fit_calibration(self.preprocessing, data)
         self.magic_norm = self._fitted_magic_normalisation({})
         self.info["magic_normalisation"] = {str(k): v for k, v in self.magic_norm.items()}
@@ -293,6 +299,10 @@ class ZJetsINN(Generator):
         shifts = {}
         for n in settings.multiplicities:
             sel = (data["n"] == n).numpy()
+            if self.config.reflection.mirror == "jets":
+                # the base network (the first block of columns) never saw the mirror images;
+                # the jet networks' columns are symmetric under the mirror either way
+                sel &= ~data["m"].numpy()
             if not sel.any():
                 continue
             chain = pre._chain(n)
@@ -312,11 +322,15 @@ class ZJetsINN(Generator):
         self.info["calibration_shift"] = shifts
 
     def _fit_event_statistics(
-        self, events: ak.Array, w_all: np.ndarray, train: np.ndarray
+        self, events: ak.Array, w_all: np.ndarray, train: np.ndarray, images: np.ndarray | None = None
     ) -> tuple[ZJetsPreprocessing, np.ndarray]:
         """Fit on the training events what is not a network: the preprocessing, the multiplicity
-        fractions, the muon charges and the mass-step ratio; the preprocessing and the jet counts."""
+        fractions, the muon charges and the mass-step ratio; the preprocessing and the jet counts.
+        With ``[reflection] mirror`` (``images`` marks the mirror images) they are fitted on the
+        events without their mirror images, as without the mirror."""
         cfg = self.config
+        if images is not None:
+            train = train[~images[train]]
         pre = ZJetsPreprocessing(**cfg.preprocessing.kwargs())
         fit_weights = w_all[train]
         if cfg.preprocessing.gaussianize:
@@ -347,10 +361,16 @@ class ZJetsINN(Generator):
         return out
 
     def _network_tensors(
-        self, pre: ZJetsPreprocessing, events: ak.Array, w_all: np.ndarray, index: np.ndarray
+        self,
+        pre: ZJetsPreprocessing,
+        events: ak.Array,
+        w_all: np.ndarray,
+        index: np.ndarray,
+        images: np.ndarray | None = None,
     ) -> dict[str, Any]:
         """The networks' inputs for the events ``index``: padded features ``y``, multiplicity ``n``,
-        weights ``w`` (with the magic training weights) and event index ``i``."""
+        weights ``w`` (with the magic training weights), event index ``i`` and whether the row is
+        a mirror image ``m`` (``images``, per event; ``[reflection] mirror``)."""
         import torch
 
         ys, ns, ws, idx = [], [], [], []
@@ -370,6 +390,9 @@ class ZJetsINN(Generator):
             "n": torch.as_tensor(np.concatenate(ns)),
             "w": torch.as_tensor(np.concatenate(ws), dtype=torch.float32),
             "i": torch.as_tensor(np.concatenate(idx)),  # event index (augmentation weights)
+            "m": torch.as_tensor(
+                np.zeros(sum(len(i) for i in idx), bool) if images is None else images[np.concatenate(idx)]
+            ),
         }
 
     def _train_stage(
@@ -395,6 +418,8 @@ class ZJetsINN(Generator):
             d: dict[str, torch.Tensor], k: int = k, stage: str = stage
         ) -> tuple[torch.Tensor, ...]:
             sel = d["n"] >= k
+            if stage == "base" and cfg.reflection.mirror == "jets":
+                sel = sel & ~d["m"]  # the mirror images train the jet networks only
             x, c = self.model.stage_inputs(stage, d["y"][sel], d["n"][sel])
             return x, c, d["w"][sel], d["n"][sel], d["i"][sel]
 
@@ -551,12 +576,19 @@ class ZJetsINN(Generator):
         the physics coordinates label a random muon; the value is then the density of
         that labelling, and the event density is the average over both labellings.)
         With ``[reflection] generation`` it is the density of the symmetrised generator,
-        ``½ [p(x) + p(Rx)]``, which is what :meth:`sample` draws from.
+        ``½ [p(x) + p(Rx)]`` (averaged over the mirror images ``Mx`` too with ``mirror``),
+        which is what :meth:`sample` draws from.
         """
         self._check_trained()
-        if self.config.reflection.generation:
-            return symmetrised_log_prob(self._log_prob(events), self._log_prob(reflect(events)))
-        return self._log_prob(events)
+        if not self.config.reflection.generation:
+            return self._log_prob(events)
+
+        def reflected(ev: ak.Array) -> np.ndarray:
+            return symmetrised_log_prob(self._log_prob(ev), self._log_prob(reflect(ev)))
+
+        if self.config.reflection.mirror != "none":
+            return symmetrised_log_prob(reflected(events), reflected(mirror(events)))
+        return reflected(events)
 
     def _log_prob(self, events: ak.Array) -> np.ndarray:
         """The networks' own density (without the reflection's symmetrisation)."""
@@ -640,8 +672,10 @@ class ZJetsINN(Generator):
         events = concatenate(parts)
         events = events[np.argsort(np.concatenate(order), kind="stable")]
         if self.config.reflection.generation:
-            # the last use of rng: the same seed gives the same events, half of them mirrored
+            # the last uses of rng: the same seed gives the same events, half of them reflected
             events = reflect_some(events, rng)
+            if self.config.reflection.mirror != "none":
+                events = mirror_some(events, rng)
         return events
 
     def _sample_features(self, k: int, size: int, generator: Any) -> np.ndarray:
@@ -757,6 +791,22 @@ def with_reflections(
         np.concatenate([weights, weights]),
         np.concatenate([train, train + n]),
         np.concatenate([val, val + n]),
+    )
+
+
+def with_mirror_images(
+    events: ak.Array, weights: np.ndarray, train: np.ndarray, val: np.ndarray
+) -> tuple[ak.Array, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The events followed by their azimuthal mirror images (:func:`evgen.physics.reflection.mirror`),
+    each on its original's side of the split, and a mask of the images."""
+    n = len(events)
+    doubled = concatenate([events, mirror(events)])
+    return (
+        doubled,
+        np.concatenate([weights, weights]),
+        np.concatenate([train, train + n]),
+        np.concatenate([val, val + n]),
+        np.concatenate([np.zeros(n, bool), np.ones(n, bool)]),
     )
 
 

@@ -1,4 +1,5 @@
-"""The beam reflection (η, φ) → (−η, −φ): an involution that keeps every rotation-invariant quantity."""
+"""The beam reflection (η, φ) → (−η, −φ) and the azimuthal mirror φ → −φ: involutions that keep
+every rotation-invariant quantity (the mirror: every parity-invariant one)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from evgen.errors import InputError
 from evgen.physics.observables import dimuon_mass
-from evgen.physics.reflection import reflect, reflect_some, symmetrised_log_prob
+from evgen.physics.reflection import mirror, mirror_some, reflect, reflect_some, symmetrised_log_prob
 from tests.conftest import make_collider_events
 
 
@@ -54,3 +55,25 @@ def test_symmetrised_log_prob_is_the_log_of_the_mean_density():
     np.testing.assert_allclose(symmetrised_log_prob(a, b), np.log(0.5 * (np.exp(a) + np.exp(b))), rtol=1e-12)
     # no underflow where both densities are tiny
     np.testing.assert_allclose(symmetrised_log_prob([-800.0], [-800.0]), [-800.0], rtol=1e-15)
+
+
+def test_mirror_is_the_reflection_of_p_y_its_own_inverse_and_composes_with_r_to_eta_flip():
+    events = make_collider_events(300, seed=3)
+    mirrored = mirror(events)
+    for name in ("Muon", "Jet"):
+        p, q = _three_vectors(events[name]), _three_vectors(mirrored[name])
+        np.testing.assert_allclose(q, p * np.array([1.0, -1.0, 1.0]), rtol=1e-5, atol=1e-4)
+        np.testing.assert_array_equal(_flat(mirror(mirrored)[name].phi), _flat(events[name].phi))
+        # R ∘ M: η → −η alone
+        both = reflect(mirrored)
+        np.testing.assert_array_equal(_flat(both[name].eta), -_flat(events[name].eta))
+        np.testing.assert_array_equal(_flat(both[name].phi), _flat(events[name].phi))
+    np.testing.assert_allclose(dimuon_mass(mirrored), dimuon_mass(events), rtol=1e-5)
+    np.testing.assert_array_equal(_flat(mirrored.Muon.charge), _flat(events.Muon.charge))
+    out = mirror_some(make_collider_events(4000, seed=4), np.random.default_rng(1))
+    flipped = ak.to_numpy(out.Jet.phi[:, 0]) != ak.to_numpy(make_collider_events(4000, seed=4).Jet.phi[:, 0])
+    assert abs(flipped.mean() - 0.5) < 4 * 0.5 / np.sqrt(4000)
+    with pytest.raises(InputError, match="mirror_some: probability"):
+        mirror_some(events, np.random.default_rng(0), probability=-0.1)
+    with pytest.raises(InputError, match="mirror: mask"):
+        mirror(events, np.ones(3, bool))

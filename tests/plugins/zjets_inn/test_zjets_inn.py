@@ -474,6 +474,32 @@ def test_reflection_in_training_doubles_the_rows_and_makes_the_fitted_maps_symme
         ZJetsINN(reflection={"training": "maybe"})
 
 
+def test_mirror_for_the_jet_networks_leaves_the_base_network_as_it_was(train_events):
+    """``mirror = "jets"``: the images double the jet networks' rows and never reach the base."""
+    from evgen.physics.reflection import mirror, reflect
+
+    torch.set_num_threads(1)
+    options = {**TINY, "training": {**TINY["training"], "epochs": 1}}
+    plain = ZJetsINN(options, reflection={"training": True})
+    plain.fit(train_events[:1500], progress=False)
+    mirrored = ZJetsINN(options, reflection={"training": True, "generation": True, "mirror": "jets"})
+    mirrored.fit(train_events[:1500], progress=False)
+    rows, rows_plain = mirrored.info["n_train_per_network"], plain.info["n_train_per_network"]
+    assert rows["base"] == rows_plain["base"]
+    assert rows["j2"] == 2 * rows_plain["j2"] and rows["j3"] == 2 * rows_plain["j3"]
+    base = {k: v for k, v in mirrored.model.state_dict().items() if k.startswith("base")}
+    assert base
+    for key, value in base.items():
+        torch.testing.assert_close(value, plain.model.state_dict()[key], rtol=0, atol=0)
+    # the generator samples the density averaged over R and M: log_prob is invariant under both
+    events = mirrored.sample(300, seed=2)
+    lp = mirrored.log_prob(events)
+    np.testing.assert_allclose(mirrored.log_prob(mirror(events)), lp, rtol=1e-6)
+    np.testing.assert_allclose(mirrored.log_prob(reflect(events)), lp, rtol=1e-6)
+    with pytest.raises(ConfigError, match="reflection.mirror"):
+        ZJetsINN(reflection={"mirror": "both"})
+
+
 def test_a_runaway_network_row_is_redrawn_not_written_as_inf_or_nan(trained_physics, monkeypatch):
     """A network output far in the tail decodes to p_T ~ 1e12 GeV, which overflows float32 to inf."""
     from evgen_zjets_inn.generator import FEATURE_LIMIT
