@@ -35,6 +35,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         marginals=True,
         **({"samples": args.samples} if args.samples else {}),
         **({"multiplicities": tuple(args.multiplicities)} if args.multiplicities else {}),
+        **({"bins": args.bins} if args.bins else {}),
     )
     gen.config = dataclasses.replace(gen.config, calibration=settings)
     events = gen.read_training_data(args.data)
@@ -83,6 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", nargs="+", required=True, metavar="FILE", help="the run's training ROOT files")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="new run directory to write")
     p.add_argument("--samples", type=positive_int, help="network samples per multiplicity (500000)")
+    p.add_argument("--bins", type=positive_int, help="quantile knots per column (128)")
     p.add_argument(
         "--multiplicities", type=int, nargs="+", choices=(1, 2, 3), help="calibrate only these (all)"
     )

@@ -111,3 +111,14 @@ class BINNConfig(ZJetsINNConfig):
     training: TrainConfig = field(default_factory=_binn_training)
     bayes: BayesConfig = field(default_factory=BayesConfig)
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.calibration.marginals:
+            # it would pin every weight draw's marginals to the training sample's: the spread
+            # between the draws, which is what a BINN is for, would be hidden
+            raise invalid(
+                "calibration.marginals",
+                True,
+                "not for binn: the marginal calibration would hide the spread between weight draws",
+            )

@@ -174,3 +174,10 @@ def test_cli_calibrates_into_a_new_run_and_refuses_bad_input(plain, events, tmp_
         main(["zjets-inn", "calibrate", str(run), "--data", str(tmp_path / "nope.root"), "-o", str(bad)]) == 2
     )
     assert "nope.root" in capsys.readouterr().err
+
+
+def test_binn_refuses_the_calibration():
+    from evgen_zjets_inn.binn.config import BINNConfig
+
+    with pytest.raises(ConfigError, match="calibration.marginals.*weight draws"):
+        BINNConfig.from_mapping({"calibration": {"marginals": True}})
