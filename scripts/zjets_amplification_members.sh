@@ -6,8 +6,10 @@
 #
 #   scripts/zjets_amplification_members.sh OUT CONFIG "N:BASE_EPOCHS:JET_EPOCHS ..." K FILE...
 #   e.g. scripts/zjets_amplification_members.sh runs/amp configs/zjets-inn-cpu.toml \
-#          "30000:125:200 100000:75:120" 4 ../shared/data/zjets/train_{0,1,2}.root
+#          "30000:125:100 100000:75:60" 4 ../shared/data/zjets/train_{0,1,2}.root
 # Smaller samples get more epochs (an epoch is shorter); CONFIG's other options are kept
+# (with the recipe's [reflection] mirror = "jets" the jet networks see four times the rows:
+# the measured members, trained before it, had jet epochs 200 and 120)
 # (OUT/nN.json is CONFIG with the epochs of size N).
 set -euo pipefail
 out=$1 config=$2 sizes=$3 members=$4

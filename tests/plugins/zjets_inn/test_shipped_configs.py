@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,9 @@ def test_the_cpu_binn_is_the_cpu_recipe_with_bayesian_subnets():
 
     recipe = ZJetsINNConfig.from_mapping(load_config_file(ROOT / "configs" / "zjets-inn-cpu.toml"))
     binn = BINNConfig.from_mapping(load_config_file(ROOT / "configs" / "binn-cpu.toml"))
-    assert binn.preprocessing == recipe.preprocessing and binn.reflection == recipe.reflection
+    assert binn.preprocessing == recipe.preprocessing
+    # the mirror came after the BINN's measurements (docs/uncertainties.md): not in binn-cpu yet
+    assert binn.reflection == dataclasses.replace(recipe.reflection, mirror="none")
     assert (binn.base.blocks, binn.base.hidden, binn.jets.hidden) == (
         recipe.base.blocks,
         recipe.base.hidden,

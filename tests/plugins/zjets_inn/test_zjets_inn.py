@@ -475,7 +475,8 @@ def test_reflection_in_training_doubles_the_rows_and_makes_the_fitted_maps_symme
 
 
 def test_mirror_for_the_jet_networks_leaves_the_base_network_as_it_was(train_events):
-    """``mirror = "jets"``: the images double the jet networks' rows and never reach the base."""
+    """``mirror = "jets"``: the images double the jet networks' rows and never reach the base
+    (bit for bit on the toy, which has no point masses to dequantise)."""
     from evgen.physics.reflection import mirror, reflect
 
     torch.set_num_threads(1)
