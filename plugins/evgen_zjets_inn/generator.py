@@ -189,21 +189,9 @@ class ZJetsINN(Generator):
                 f"{self.name} is conditioned on the jet multiplicity only; do not pass conditions"
             )
         cfg = self.config
-        events, _ = check_events(events, drop=cfg.data.drop_invalid)
-        w_all = training_weights(events, weights, self.name)
-        rng = np.random.default_rng(cfg.seed)
-        is_val = rng.uniform(size=len(events)) < cfg.data.validation_fraction
-        train, val = np.flatnonzero(~is_val), np.flatnonzero(is_val)
-        if bootstrap is not None:
-            from evgen.generation.ensemble import bootstrap_indices
-
-            train = train[bootstrap_indices(len(train), bootstrap)]
-        n_independent, n_distinct = len(train), int(np.unique(train).size)
-        if cfg.reflection.training:
-            events, w_all, train, val = with_reflections(events, w_all, train, val)
-        images = None
-        if cfg.reflection.training and cfg.reflection.mirror != "none":
-            events, w_all, train, val, images = with_mirror_images(events, w_all, train, val)
+        events, w_all, train, val, images, n_independent, n_distinct = self._training_rows(
+            events, weights, bootstrap
+        )
 
         pre, counts = self._fit_event_statistics(events, w_all, train, images)
 
@@ -257,28 +245,15 @@ class ZJetsINN(Generator):
         calibration's largest shift per column and multiplicity (:meth:`MarginalCalibration.shift`).
         """
         self._check_trained()
-        cfg = self.config
-        events, _ = check_events(events, drop=cfg.data.drop_invalid)
         expected = self.info.get("n_train")
-        w_all = training_weights(events, weights, self.name)
-        rng = np.random.default_rng(cfg.seed)
-        is_val = rng.uniform(size=len(events)) < cfg.data.validation_fraction
-        train, val = np.flatnonzero(~is_val), np.flatnonzero(is_val)
-        bootstrap = self.info.get("bootstrap_seed")
-        if bootstrap is not None:
-            from evgen.generation.ensemble import bootstrap_indices
-
-            train = train[bootstrap_indices(len(train), bootstrap)]
-        if expected is not None and len(train) != expected:
+        events, w_all, train, _, images, n_independent, _ = self._training_rows(
+            events, weights, self.info.get("bootstrap_seed")
+        )
+        if expected is not None and n_independent != expected:
             raise InputError(
-                f"these events give {len(train)} training events, but the run was trained on {expected}: "
+                f"these events give {n_independent} training events, but the run was trained on {expected}: "
                 "pass the run's own training files (same order and max_events)"
             )
-        if cfg.reflection.training:
-            events, w_all, train, val = with_reflections(events, w_all, train, val)
-        images = None
-        if cfg.reflection.training and cfg.reflection.mirror != "none":
-            events, w_all, train, val, images = with_mirror_images(events, w_all, train, val)
         for n in MULTIPLICITIES:
             chain = self.preprocessing._chain(n)
             chain.steps = [step for step in chain.steps if not isinstance(step, MarginalCalibration)]
@@ -287,6 +262,31 @@ class ZJetsINN(Generator):
         self.magic_norm = self._fitted_magic_normalisation({})
         self.info["magic_normalisation"] = {str(k): v for k, v in self.magic_norm.items()}
         return self.info["calibration_shift"]
+
+    def _training_rows(
+        self, events: ak.Array, weights: np.ndarray | None, bootstrap: int | None
+    ) -> tuple[ak.Array, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, int, int]:
+        """The checked events with their reflections and mirror images appended, their weights,
+        the training and validation rows (split by the config's seed, the training rows resampled
+        with ``bootstrap``), the mask of mirror images (or ``None``), and the numbers of training
+        events and of distinct ones before the images."""
+        cfg = self.config
+        events, _ = check_events(events, drop=cfg.data.drop_invalid)
+        w_all = training_weights(events, weights, self.name)
+        rng = np.random.default_rng(cfg.seed)
+        is_val = rng.uniform(size=len(events)) < cfg.data.validation_fraction
+        train, val = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+        if bootstrap is not None:
+            from evgen.generation.ensemble import bootstrap_indices
+
+            train = train[bootstrap_indices(len(train), bootstrap)]
+        n_independent, n_distinct = len(train), int(np.unique(train).size)
+        if cfg.reflection.training:
+            events, w_all, train, val = with_reflections(events, w_all, train, val)
+        images = None
+        if cfg.reflection.training and cfg.reflection.mirror != "none":
+            events, w_all, train, val, images = with_mirror_images(events, w_all, train, val)
+        return events, w_all, train, val, images, n_independent, n_distinct
 
     def _fit_calibration(self, pre: ZJetsPreprocessing, data: dict[str, Any]) -> None:
         """Insert a :class:`MarginalCalibration` before the whitening of each configured
