@@ -780,34 +780,34 @@ class ZJetsINN(Generator):
         }
 
 
-def with_reflections(
-    events: ak.Array, weights: np.ndarray, train: np.ndarray, val: np.ndarray
+def with_images(
+    events: ak.Array, weights: np.ndarray, train: np.ndarray, val: np.ndarray, transform: Any
 ) -> tuple[ak.Array, np.ndarray, np.ndarray, np.ndarray]:
-    """The events followed by their beam reflections; each reflection stays on its original's side of the split."""
+    """The events followed by their images under ``transform`` (``reflect`` or ``mirror`` of
+    :mod:`evgen.physics.reflection`); each image stays on its original's side of the split."""
     n = len(events)
-    doubled = concatenate([events, reflect(events)])
     return (
-        doubled,
+        concatenate([events, transform(events)]),
         np.concatenate([weights, weights]),
         np.concatenate([train, train + n]),
         np.concatenate([val, val + n]),
     )
+
+
+def with_reflections(
+    events: ak.Array, weights: np.ndarray, train: np.ndarray, val: np.ndarray
+) -> tuple[ak.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """The events followed by their beam reflections (:func:`with_images`)."""
+    return with_images(events, weights, train, val, reflect)
 
 
 def with_mirror_images(
     events: ak.Array, weights: np.ndarray, train: np.ndarray, val: np.ndarray
 ) -> tuple[ak.Array, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The events followed by their azimuthal mirror images (:func:`evgen.physics.reflection.mirror`),
-    each on its original's side of the split, and a mask of the images."""
+    """The events followed by their azimuthal mirror images (:func:`with_images`), and a mask of the images."""
     n = len(events)
-    doubled = concatenate([events, mirror(events)])
-    return (
-        doubled,
-        np.concatenate([weights, weights]),
-        np.concatenate([train, train + n]),
-        np.concatenate([val, val + n]),
-        np.concatenate([np.zeros(n, bool), np.ones(n, bool)]),
-    )
+    images = np.concatenate([np.zeros(n, bool), np.ones(n, bool)])
+    return (*with_images(events, weights, train, val, mirror), images)
 
 
 def _flow_loss(model: Any, batch: tuple[Any, ...]) -> Any:
