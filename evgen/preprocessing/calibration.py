@@ -90,20 +90,40 @@ class MarginalCalibration(BaseStep):
         )
 
     def fit_pair(
-        self, data: np.ndarray, model: np.ndarray, data_weights: np.ndarray | None = None
+        self,
+        data: np.ndarray,
+        model: np.ndarray,
+        data_weights: np.ndarray | None = None,
+        model_weights: np.ndarray | None = None,
     ) -> MarginalCalibration:
-        """Fit on the training data (``data``, weighted as the network was trained) and on the
-        network's own samples (``model``, unweighted), both in the space the step sits in."""
+        """Fit on the training data (``data``) and on the network's own samples (``model``),
+        both in the space the step sits in.
+
+        Each side carries the weights of the events it stands for: the data their event
+        weights, the model's samples the weights generation gives them (e.g. the inverse
+        importance weights of a flow trained on reweighted data). The map then moves the
+        *weighted* marginal of the generated events onto the data's: ``T = F_data⁻¹ ∘
+        F_model`` with both CDFs weighted."""
         data, model = as_matrix(data), as_matrix(model)
         if data.shape[1] != model.shape[1]:
             raise InputError(
                 f"{self.kind}: data has {data.shape[1]} columns but the model's samples {model.shape[1]}"
             )
-        for name, x in (("data", data), ("model samples", model)):
+        for name, x, w, arg in (
+            ("data", data, data_weights, "data_weights"),
+            ("model samples", model, model_weights, "model_weights"),
+        ):
             if not np.isfinite(x).all():
                 raise InputError(f"{self.kind}: the {name} hold NaN or infinite values")
+            if w is None:
+                continue
+            w = np.asarray(w, dtype=np.float64)
+            if w.shape != (len(x),):
+                raise InputError(f"{self.kind}: {arg} has shape {w.shape}, but the {name} have {len(x)} rows")
+            if not (np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):
+                raise InputError(f"{self.kind}: {arg} must be finite, non-negative and not all zero")
         self._data.fit(data, data_weights)
-        self._model.fit(model)
+        self._model.fit(model, model_weights)
         return self
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

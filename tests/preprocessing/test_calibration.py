@@ -79,3 +79,55 @@ def test_bad_input_is_named() -> None:
         MarginalCalibration().fit_pair(data, model)
     with pytest.raises(ConfigError, match="fit_pair"):
         MarginalCalibration().fit(data)
+
+
+def _importance_weighted_pair(n_data: int = 200_000, n_model: int = 400_000, seed: int = 3):
+    """A flow trained on data reweighted by w(u) = 3 below u = −1 (as the mass-step weights) that
+    learned both marginals of the reweighted density but not their correlation: below the cut
+    30 % of the events have v ≈ −2.5 (as FSR-photon jets of zero mass). Generation gives each
+    draw the weight 1/w(u)."""
+    rng = np.random.default_rng(seed)
+
+    def draw(n: int) -> np.ndarray:
+        u = rng.normal(size=n)
+        v = rng.normal(size=n)
+        photon = (u < -1) & (rng.uniform(size=n) < 0.3)
+        v[photon] = rng.normal(-2.5, 0.3, size=int(photon.sum()))
+        return np.column_stack([u, v])
+
+    def w(u: np.ndarray) -> np.ndarray:
+        return np.where(u < -1, 3.0, 1.0)
+
+    data = draw(n_data)
+    pool = draw(4 * n_model)  # the reweighted density's marginals, drawn independently
+    p = w(pool[:, 0]) / w(pool[:, 0]).sum()
+    model = np.column_stack(
+        [pool[rng.choice(len(pool), n_model, p=p), j] for j in range(2)]  # independent columns
+    )
+    return data, model, w(data[:, 0]), 1.0 / w(model[:, 0])
+
+
+def test_the_generation_weighted_marginals_are_mapped_onto_the_data() -> None:
+    """With the model's draws weighted as generation weights them, the calibrated events with
+    those weights follow the data's marginal; a map between the training-weighted marginals
+    keeps the excess of the correlated component (the zero-mass jets' 1.9 × excess)."""
+    data, model, w_train, w_generation = _importance_weighted_pair()
+    truth = float(np.mean(data[:, 1] < -2))
+    error = np.sqrt(truth / len(data))
+
+    def fraction(step: MarginalCalibration) -> float:
+        v = step.inverse(model)[:, 1]
+        return float(np.sum(w_generation * (v < -2)) / w_generation.sum())
+
+    trained = MarginalCalibration().fit_pair(data, model, data_weights=w_train)
+    generated = MarginalCalibration().fit_pair(data, model, model_weights=w_generation)
+    assert abs(fraction(trained) - truth) > 10 * error  # the excess survives the old target …
+    assert abs(fraction(generated) - truth) < 3 * error  # … and is gone with the generation weights
+
+
+def test_bad_weights_are_named() -> None:
+    data, model = _pair(1_000, 1_000)
+    with pytest.raises(InputError, match="model_weights has shape"):
+        MarginalCalibration().fit_pair(data, model, model_weights=np.ones(10))
+    with pytest.raises(InputError, match="data_weights must be finite"):
+        MarginalCalibration().fit_pair(data, model, data_weights=-np.ones(len(data)))

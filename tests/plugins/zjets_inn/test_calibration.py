@@ -181,3 +181,24 @@ def test_binn_refuses_the_calibration():
 
     with pytest.raises(ConfigError, match="calibration.marginals.*weight draws"):
         BINNConfig.from_mapping({"calibration": {"marginals": True}})
+
+
+def test_both_sides_are_weighted_as_the_events_they_become(plain, events, monkeypatch):
+    """The training rows enter with their event weights alone (not the magic training weights
+    the network learned with), the network's draws with their generation weights (Eq. 9)."""
+    gen = copy.deepcopy(plain)
+    seen = {}
+    fit_pair = MarginalCalibration.fit_pair
+
+    def spy(self, data, model, data_weights=None, model_weights=None):
+        seen[len(seen) + 1] = (data_weights, model_weights)
+        return fit_pair(self, data, model, data_weights, model_weights)
+
+    monkeypatch.setattr(MarginalCalibration, "fit_pair", spy)
+    gen.calibrate(events)
+    data_2j, model_2j = seen[2]
+    np.testing.assert_array_equal(data_2j, 1.0)  # unweighted toy events: every event weight is one
+    assert len(model_2j) == TINY["calibration"]["samples"]
+    assert model_2j.std() > 0  # Eq. (9): the draws' weights follow their jet pairs' ΔR
+    rows = gen._network_tensors(gen.preprocessing, *gen._training_rows(events, None, None)[:3])
+    assert not np.allclose(rows["w"].numpy()[rows["n"].numpy() == 2], 1.0)  # what the network trained with
