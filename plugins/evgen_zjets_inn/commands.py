@@ -30,13 +30,19 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     if missing:
         raise InputError(f"{missing[0]}: file not found")
     gen = ZJetsINN.load(args.run)
-    settings = dataclasses.replace(
-        gen.config.calibration,
-        marginals=True,
-        **({"samples": args.samples} if args.samples else {}),
-        **({"multiplicities": tuple(args.multiplicities)} if args.multiplicities else {}),
-        **({"bins": args.bins} if args.bins else {}),
-    )
+    try:
+        settings = dataclasses.replace(
+            gen.config.calibration,
+            marginals=True,
+            **({"samples": args.samples} if args.samples else {}),
+            **({"multiplicities": tuple(args.multiplicities)} if args.multiplicities else {}),
+            **({"bins": args.bins} if args.bins else {}),
+        )
+    except ConfigError as error:  # name the command-line option, not the config key
+        key = getattr(error, "key", None)
+        if key not in ("samples", "bins", "multiplicities"):
+            raise
+        raise ConfigError(f"--{key} {error.value!r}: {error.expected}") from None
     gen.config = dataclasses.replace(gen.config, calibration=settings)
     events = gen.read_training_data(args.data)
     shifts = gen.calibrate(events)
@@ -83,9 +89,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run", metavar="RUN", help="zjets-inn run directory")
     p.add_argument("--data", nargs="+", required=True, metavar="FILE", help="the run's training ROOT files")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="new run directory to write")
-    p.add_argument("--samples", type=positive_int, help="network samples per multiplicity (500000)")
-    p.add_argument("--bins", type=positive_int, help="quantile knots per column (128)")
     p.add_argument(
-        "--multiplicities", type=int, nargs="+", choices=(1, 2, 3), help="calibrate only these (all)"
+        "--samples",
+        type=positive_int,
+        help="network samples per multiplicity (default: the run's [calibration] samples, 500000)",
+    )
+    p.add_argument(
+        "--bins",
+        type=positive_int,
+        help="quantile knots per column (default: the run's [calibration] bins, 128)",
+    )
+    p.add_argument(
+        "--multiplicities",
+        type=int,
+        nargs="+",
+        choices=(1, 2, 3),
+        help="calibrate only these (default: the run's [calibration] multiplicities, 1 2 3)",
     )
     p.set_defaults(func=_cmd_calibrate)

@@ -174,6 +174,10 @@ def test_cli_calibrates_into_a_new_run_and_refuses_bad_input(plain, events, tmp_
         main(["zjets-inn", "calibrate", str(run), "--data", str(tmp_path / "nope.root"), "-o", str(bad)]) == 2
     )
     assert "nope.root" in capsys.readouterr().err
+    # a nonsense option is named as it was typed
+    assert main(["zjets-inn", "calibrate", str(run), "--data", str(data), "-o", str(bad), "--bins", "1"]) == 2
+    assert "--bins 1: must be at least 2" in capsys.readouterr().err
+    assert not bad.exists()
 
 
 def test_binn_refuses_the_calibration():
