@@ -52,3 +52,38 @@ def test_a_threshold_where_the_sample_has_no_events_is_an_error():
 def test_nonsense_options(options):
     with pytest.raises(ConfigError, match="mass_step"):
         MassStep(**options)
+
+
+def test_each_multiplicity_gets_its_own_jump_and_its_weighted_density_is_continuous():
+    """Two multiplicities with jumps 5.4 and 1.6 (the shared sample's 1 and 3 jets): the pooled
+    ratio leaves each with a step, the per-multiplicity ratios smooth both."""
+    rng = np.random.default_rng(3)
+    m = np.concatenate([_stepped(rng, 300_000, ratio=5.4), _stepped(rng, 100_000, ratio=1.6)])
+    k = np.repeat([1, 3], [300_000, 100_000])
+    ratios = MassStep(50.0).fit_ratios(m, None, k, (1, 2, 3))
+    assert ratios[1] == pytest.approx(5.4, rel=0.05)
+    assert ratios[3] == pytest.approx(1.6, rel=0.05)
+    pooled = MassStep(50.0, by_multiplicity=False).fit_ratios(m, None, k, (1, 2, 3))
+    assert pooled[1] == pooled[3] == pooled[2] == pytest.approx(MassStep(50.0).fit_ratio(m))
+    assert ratios[2] == pooled[2]  # no events of its own: the pooled ratio
+
+    def step_left(r: dict[int, float], n: int) -> float:
+        """Weighted density just above / just below the cut for multiplicity ``n``."""
+        mn = m[k == n]
+        w = MassStep(50.0).training_weights(mn, r[n])
+        return w[(mn >= 50) & (mn < 52)].sum() / w[(mn >= 48) & (mn < 50)].sum()
+
+    for n in (1, 3):
+        assert step_left(ratios, n) == pytest.approx(1.0, abs=0.05)
+    assert step_left(pooled, 3) < 0.6  # the pooled ratio: a jump up by ~2 below the 3-jet cut
+
+
+def test_a_multiplicity_with_few_events_at_the_cut_takes_the_pooled_ratio():
+    rng = np.random.default_rng(4)
+    m = np.concatenate([_stepped(rng, 100_000, ratio=3.0), rng.uniform(51, 70, 30), [49.0] * 5])
+    k = np.repeat([1, 2], [100_000, 35])
+    ratios = MassStep(50.0).fit_ratios(m, None, k, (1, 2))
+    assert ratios[2] == MassStep(50.0).fit_ratio(m)
+    with pytest.raises(InputError, match="multiplicities"):
+        MassStep(50.0).fit_ratios(m, None, k[:10], (1, 2))
+    assert MassStep().fit_ratios(m, None, k, (1, 2)) == {1: 1.0, 2: 1.0}

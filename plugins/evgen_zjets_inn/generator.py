@@ -108,7 +108,7 @@ class ZJetsINN(Generator):
         self.model: Any = None
         self.fractions: dict[int, float] = {}
         self.magic_norm: dict[int, float] = {}
-        self.mass_step_ratio = 1.0
+        self.mass_step_ratio: dict[int, float] = dict.fromkeys(MULTIPLICITIES, 1.0)
         #: The training sample's largest jet |η| (its acceptance); generated rows beyond it are
         #: redrawn. ``None`` (run directories written before it existed): no cut.
         self.jet_eta_max: float | None = None
@@ -345,7 +345,7 @@ class ZJetsINN(Generator):
         if cfg.preprocessing.gaussianize:
             # Gaussianize fits the marginals: give it the density the networks learn, the event
             # weights times the magic and mass-step training weights
-            self.mass_step_ratio = cfg.mass_step.fit_ratio(dimuon_mass(events[train]), w_all[train])
+            self.mass_step_ratio = self._fit_mass_step(events[train], w_all[train])
             fit_weights = fit_weights * self._preprocessing_weights(pre, events[train])
         pre.fit(events[train], fit_weights, source="training events")
         self.preprocessing = pre
@@ -355,8 +355,12 @@ class ZJetsINN(Generator):
         self._fit_charge(events[train])
         jets = events[train]["Jet"]
         self.jet_eta_max = float(ak.max(abs(jets.eta))) if len(jets) else None
-        self.mass_step_ratio = cfg.mass_step.fit_ratio(dimuon_mass(events[train]), w_all[train])
+        self.mass_step_ratio = self._fit_mass_step(events[train], w_all[train])
         return pre, counts
+
+    def _fit_mass_step(self, events: ak.Array, weights: np.ndarray) -> dict[int, float]:
+        """The mass-step ratio per multiplicity (:meth:`evgen.mass_step.MassStep.fit_ratios`)."""
+        return self.config.mass_step.fit_ratios(dimuon_mass(events), weights, n_jets(events), MULTIPLICITIES)
 
     def _preprocessing_weights(self, pre: ZJetsPreprocessing, events: ak.Array) -> np.ndarray:
         """The magic and mass-step training weights of ``events`` (from the unfitted feature maps)."""
@@ -512,7 +516,8 @@ class ZJetsINN(Generator):
         weights = self.config.magic.training_weights(open_dr) * self.config.magic.mapped_training_weights(
             mapped_dr
         )
-        step = self.config.mass_step.training_weights(features.dimuon_mass(x), self.mass_step_ratio)
+        ratio = self.mass_step_ratio[features.n_jets]
+        step = self.config.mass_step.training_weights(features.dimuon_mass(x), ratio)
         return weights * step
 
     def _pair_delta_r(self, features: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -529,7 +534,8 @@ class ZJetsINN(Generator):
         weights = self.config.magic.generation_weights(open_dr) * self.config.magic.mapped_generation_weights(
             mapped_dr
         )
-        step = self.config.mass_step.generation_weights(features.dimuon_mass(x), self.mass_step_ratio)
+        ratio = self.mass_step_ratio[features.n_jets]
+        step = self.config.mass_step.generation_weights(features.dimuon_mass(x), ratio)
         return weights * step
 
     def _magic_normalisation(self, seed: int) -> dict[int, float]:
@@ -737,7 +743,7 @@ class ZJetsINN(Generator):
         state = {
             "fractions": {str(k): v for k, v in self.fractions.items()},
             "magic_normalisation": {str(k): v for k, v in self.magic_norm.items()},
-            "mass_step_ratio": self.mass_step_ratio,
+            "mass_step_ratio": {str(k): v for k, v in self.mass_step_ratio.items()},
             "jet_eta_max": self.jet_eta_max,
             "charge": self.charge,
             "info": self.info,
@@ -774,7 +780,12 @@ class ZJetsINN(Generator):
         self.fractions = {int(k): float(v) for k, v in state["fractions"].items()}
         self.magic_norm = {int(k): float(v) for k, v in state["magic_normalisation"].items()}
         self.charge = state["charge"]
-        self.mass_step_ratio = float(state.get("mass_step_ratio", 1.0))
+        ratio = state.get("mass_step_ratio", 1.0)
+        self.mass_step_ratio = (  # runs written before the per-multiplicity ratio: one pooled ratio
+            {int(k): float(v) for k, v in ratio.items()}
+            if isinstance(ratio, dict)
+            else dict.fromkeys(MULTIPLICITIES, float(ratio))
+        )
         eta_max = state.get("jet_eta_max")
         self.jet_eta_max = None if eta_max is None else float(eta_max)
         self.info = state.get("info", {})

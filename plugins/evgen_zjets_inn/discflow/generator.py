@@ -162,7 +162,7 @@ class DiscFlow(ZJetsINN):
                 self.config.reflection, generation=source.config.reflection.generation
             ),
         )
-        self.mass_step_ratio = source.mass_step_ratio
+        self.mass_step_ratio = dict(source.mass_step_ratio)
         self.jet_eta_max = source.jet_eta_max
         self.model = source.model
         self.preprocessing = source.preprocessing
