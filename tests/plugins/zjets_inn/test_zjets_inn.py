@@ -309,9 +309,8 @@ def test_mass_step_weights_are_fitted_applied_and_saved(tmp_path, one_torch_thre
     one_jet = ((m >= 50) & (m < 52) & (k == 1)).sum() / ((m >= 48) & (m < 50) & (k == 1)).sum()
     # 90 % of the events train, ~30 of them in the windows at the cut
     assert gen.mass_step_ratio[1] == pytest.approx(one_jet, rel=0.3)
-    assert (
-        gen.mass_step_ratio[1] > pooled > 2
-    )  # the sample's generator cut is a real jump, steepest with 1 jet
+    # the sample's generator cut is a real jump, steepest with 1 jet
+    assert gen.mass_step_ratio[1] > pooled > 2
     sample = gen.sample(4000, seed=1)
     w, ms, k = ak.to_numpy(sample.weight), dimuon_mass(sample), n_jets(sample)
     for n in (1, 2, 3):
