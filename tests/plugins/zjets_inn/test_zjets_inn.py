@@ -324,6 +324,17 @@ def test_mass_step_weights_are_fitted_applied_and_saved(tmp_path, one_torch_thre
     np.testing.assert_array_equal(
         ak.to_numpy(again.sample(500, seed=3).weight), ak.to_numpy(gen.sample(500, seed=3).weight)
     )
+    # a run written before the per-multiplicity ratio stored one number: every multiplicity uses it
+    state_file = tmp_path / "run" / "model.json"
+    state = json.loads(state_file.read_text())
+    state["mass_step_ratio"] = 3.25
+    state_file.write_text(json.dumps(state))
+    old = load_generator(tmp_path / "run")
+    assert old.mass_step_ratio == {1: 3.25, 2: 3.25, 3: 3.25}
+    sample = old.sample(2000, seed=4)
+    w, ms, k = ak.to_numpy(sample.weight), dimuon_mass(sample), n_jets(sample)
+    for n in (1, 2, 3):
+        np.testing.assert_allclose(w[(k == n) & (ms < 50)], old.magic_norm[n] / 3.25)
 
 
 def test_with_the_separation_map_only_the_open_jet_pair_carries_magic_weights(one_torch_thread):
