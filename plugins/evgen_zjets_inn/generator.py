@@ -297,7 +297,7 @@ class ZJetsINN(Generator):
         weights alone, the draws with the weights generation gives them (Eq. 9 and the inverse
         mass-step weights). The network learned the density reweighted by the magic and
         mass-step training weights; where it misses a correlation with them, the generation
-        weights do not undo the reweighting (the FSR-photon jets of zero mass, made 3.7 times
+        weights do not undo the reweighting (the FSR-photon jets of zero mass, made 3.3 times
         more frequent below the 50 GeV cut, came out 1.9 times too often), and a map between
         the *training-weighted* marginals would keep that error."""
         import torch
