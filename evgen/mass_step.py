@@ -3,9 +3,10 @@
 Z+jets samples are generated with a cut on the mass of the Z/γ* before final-state
 radiation (Pythia's ``23:mMin``; 50 GeV in evgen's samples). After radiation the dimuon
 mass has a tail below the cut, so its density *jumps* at the cut (by ≈ 3.3 at 50 GeV in
-the shared sample, pooled over the jet multiplicities). A flow cannot represent a jump; it smooths it and loses events just
-above the cut. As the magic transformation does for the ΔR_jj hole (Eq. 8–9 of
-*Precision Enthusiasts*), training events below the threshold ``M_c`` get the weight
+the shared sample, pooled over the jet multiplicities). A flow cannot represent a jump; it
+smooths it and loses events just above the cut. As the magic transformation does for the
+ΔR_jj hole (Eq. 8–9 of *Precision Enthusiasts*), training events below the threshold
+``M_c`` get the weight
 
     w(M) = r  for M < M_c,   1 otherwise,
 

@@ -342,10 +342,10 @@ class ZJetsINN(Generator):
             train = train[~images[train]]
         pre = ZJetsPreprocessing(**cfg.preprocessing.kwargs())
         fit_weights = w_all[train]
+        self.mass_step_ratio = self._fit_mass_step(events[train], w_all[train])
         if cfg.preprocessing.gaussianize:
             # Gaussianize fits the marginals: give it the density the networks learn, the event
             # weights times the magic and mass-step training weights
-            self.mass_step_ratio = self._fit_mass_step(events[train], w_all[train])
             fit_weights = fit_weights * self._preprocessing_weights(pre, events[train])
         pre.fit(events[train], fit_weights, source="training events")
         self.preprocessing = pre
@@ -355,7 +355,6 @@ class ZJetsINN(Generator):
         self._fit_charge(events[train])
         jets = events[train]["Jet"]
         self.jet_eta_max = float(ak.max(abs(jets.eta))) if len(jets) else None
-        self.mass_step_ratio = self._fit_mass_step(events[train], w_all[train])
         return pre, counts
 
     def _fit_mass_step(self, events: ak.Array, weights: np.ndarray) -> dict[int, float]:
@@ -383,8 +382,8 @@ class ZJetsINN(Generator):
     ) -> dict[str, Any]:
         """The networks' inputs for the events ``index``: padded features ``y``, multiplicity ``n``,
         weights ``w`` (with the magic training weights), event weights ``e`` (without them),
-        event index ``i`` and whether the row is
-        a mirror image ``m`` (``images``, per event; ``[reflection] mirror``)."""
+        event index ``i`` and whether the row is a mirror image ``m`` (``images``, per event;
+        ``[reflection] mirror``)."""
         import torch
 
         ys, ns, ws, es, idx = [], [], [], [], []
