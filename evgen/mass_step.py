@@ -81,8 +81,8 @@ class MassStep:
         m = np.asarray(mass, dtype=np.float64)
         w = np.ones_like(m) if weights is None else np.asarray(weights, dtype=np.float64)
         t, d = float(self.threshold), self.window
-        above = w[(m >= t) & (m < t + d)].sum()
-        below = w[(m >= t - d) & (m < t)].sum()
+        is_above, is_below = self._windows(m)
+        above, below = w[is_above].sum(), w[is_below].sum()
         if not (above > 0 and below > 0):
             raise InputError(
                 f"mass_step.threshold = {t} GeV: the training sample has {above:.0f} (weighted) events in "
@@ -113,13 +113,17 @@ class MassStep:
         pooled = self.fit_ratio(m, w)
         if not self.by_multiplicity:
             return dict.fromkeys(multiplicities, pooled)
-        t, d = float(self.threshold), self.window
         out = {}
         for n in multiplicities:
             mn = m[k == n]
-            counts = (((mn >= t) & (mn < t + d)).sum(), ((mn >= t - d) & (mn < t)).sum())
+            counts = [int(inside.sum()) for inside in self._windows(mn)]
             out[n] = self.fit_ratio(mn, w[k == n]) if min(counts) >= MIN_WINDOW_EVENTS else pooled
         return out
+
+    def _windows(self, mass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Masks of ``[M_c, M_c + window)`` and ``[M_c − window, M_c)``."""
+        t, d = float(self.threshold), self.window
+        return (mass >= t) & (mass < t + d), (mass >= t - d) & (mass < t)
 
     def training_weights(self, mass: np.ndarray, ratio: float) -> np.ndarray:
         """``w(M)``: ``ratio`` below the threshold, 1 above (ones when off)."""
