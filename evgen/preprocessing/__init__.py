@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from evgen.preprocessing.base import BaseStep, Chain, Step, register_step, step_kinds
 from evgen.preprocessing.radial import RadialEqualize
+from evgen.preprocessing.recoil import BalanceHarmonics
 from evgen.preprocessing.steps import (
     AsinhScale,
     AtanhScale,
@@ -43,6 +44,7 @@ __all__ = [
     "RelativeTo",
     "SeparationMap",
     "RadialEqualize",
+    "BalanceHarmonics",
     "ThirdJetSeparation",
     "ThirdJetEqualize",
     "ZJetsPhysicsFeatures",

@@ -43,7 +43,13 @@ import numpy as np
 from evgen.errors import ConfigError, InputError
 from evgen.preprocessing.base import BaseStep, as_matrix, register_step
 
-__all__ = ["AngularCoefficients", "harmonic_moments", "angular_density"]
+__all__ = [
+    "AngularCoefficients",
+    "harmonic_moments",
+    "angular_density",
+    "fourier_cdf_shift",
+    "bisect_increasing",
+]
 
 #: Z mass in GeV that sets the ``q_T`` scale of the basis.
 M_Z = 91.1876
@@ -111,8 +117,9 @@ def _cdf_cos(c: np.ndarray, a: np.ndarray) -> np.ndarray:
     return 0.375 * (k0 * (c + 1.0) + 0.5 * a[:, 4] * (c * c - 1.0) + k2 * (c**3 + 1.0) / 3.0)
 
 
-def _phi_shift(phi: np.ndarray, terms: tuple[np.ndarray, ...]) -> np.ndarray:
-    """``φ' − φ = 2π F(φ | c) − π − φ``."""
+def fourier_cdf_shift(phi: np.ndarray, terms: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``φ' − φ = 2π F(φ) − π − φ`` for the density ``∝ base + a1 cos φ + b1 sin φ + a2 cos 2φ +
+    b2 sin 2φ`` on ``(−π, π]`` (``terms = (base, a1, b1, a2, b2)``); ``φ = ±π`` stay fixed."""
     base, a1, b1, a2, b2 = terms
     return (
         a1 * np.sin(phi)
@@ -122,7 +129,7 @@ def _phi_shift(phi: np.ndarray, terms: tuple[np.ndarray, ...]) -> np.ndarray:
     ) / base
 
 
-def _bisect(f: Any, target: np.ndarray, lo: float, hi: float) -> np.ndarray:
+def bisect_increasing(f: Any, target: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Solve the increasing ``f(x) = target`` on ``[lo, hi]`` row by row."""
     a = np.full_like(target, lo)
     b = np.full_like(target, hi)
@@ -257,7 +264,7 @@ class AngularCoefficients(BaseStep):
         base, a1, b1, a2, b2 = terms
         g = base + a1 * np.cos(phi) + b1 * np.sin(phi) + a2 * np.cos(2 * phi) + b2 * np.sin(2 * phi)
         y[:, self.cos_theta] = 2.0 * _cdf_cos(c, a) - 1.0
-        y[:, self.phi] = phi + _phi_shift(phi, terms)
+        y[:, self.phi] = phi + fourier_cdf_shift(phi, terms)
         return y, np.log(0.75) + np.log(g)
 
     def inverse(self, y: np.ndarray) -> np.ndarray:
@@ -265,10 +272,10 @@ class AngularCoefficients(BaseStep):
         self._check_columns(x)
         a = self.angular_coefficients(x)
         target = 0.5 * (np.clip(x[:, self.cos_theta], -1.0, 1.0) + 1.0)
-        c = _bisect(lambda cc: _cdf_cos(cc, a), target, -1.0, 1.0)
+        c = bisect_increasing(lambda cc: _cdf_cos(cc, a), target, -1.0, 1.0)
         terms = _terms(c, a)
         phi_mapped = np.clip(x[:, self.phi], -np.pi, np.pi)
-        phi = _bisect(lambda p: p + _phi_shift(p, terms), phi_mapped, -np.pi, np.pi)
+        phi = bisect_increasing(lambda p: p + fourier_cdf_shift(p, terms), phi_mapped, -np.pi, np.pi)
         x[:, self.cos_theta] = c
         x[:, self.phi] = phi
         return x

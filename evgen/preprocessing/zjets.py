@@ -23,6 +23,7 @@ from evgen.events import n_jets
 from evgen.preprocessing.angular import AngularCoefficients
 from evgen.preprocessing.base import Chain, load_state, save_state
 from evgen.preprocessing.radial import RadialEqualize
+from evgen.preprocessing.recoil import BalanceHarmonics
 from evgen.preprocessing.resonance import DECAY_FRAMES
 from evgen.preprocessing.steps import (
     AsinhScale,
@@ -200,6 +201,10 @@ class ZJetsPreprocessing:
         Factor the decay-angle distribution out of ``(cos θ*, φ*)`` with its eight angular
         coefficients ``A_0…A_7`` as functions of the dimuon ``q_T`` and ``y``
         (:class:`~evgen.preprocessing.angular.AngularCoefficients`, physics coordinates only).
+    balance_harmonics
+        Factor the balance direction's dependence on ``|B|`` and the leading jet's ``p_T`` out
+        with its azimuthal harmonics (:class:`~evgen.preprocessing.recoil.BalanceHarmonics`,
+        physics coordinates only).
     """
 
     def __init__(
@@ -222,6 +227,7 @@ class ZJetsPreprocessing:
         separation_equalize: float = 0.0,
         jet_eta_bound: float = 0.0,
         angular_coefficients: bool = False,
+        balance_harmonics: bool = False,
     ) -> None:
         if whitening not in ("cholesky", "pca", "none"):
             raise ConfigError(f"whitening must be 'cholesky', 'pca' or 'none'; got {whitening!r}")
@@ -279,6 +285,9 @@ class ZJetsPreprocessing:
         if angular_coefficients and coordinates != "physics":
             raise ConfigError("angular_coefficients needs coordinates = 'physics' (the decay angles)")
         self.angular_coefficients = bool(angular_coefficients)
+        if balance_harmonics and coordinates != "physics":
+            raise ConfigError("balance_harmonics needs coordinates = 'physics' (the balance columns)")
+        self.balance_harmonics = bool(balance_harmonics)
         self.charged = True
         if jet_mass_shift is not None and not jet_mass_shift > 0:
             raise ConfigError(f"jet_mass_shift must be positive or None; got {jet_mass_shift!r}")
@@ -304,6 +313,9 @@ class ZJetsPreprocessing:
         angular: list[Any] = []
         if self.coordinates == "physics" and self.angular_coefficients:
             angular = [AngularCoefficients.for_features(f)]
+        if self.coordinates == "physics" and self.balance_harmonics:
+            # after the decay angles' step, which reads q_T from the balance as measured
+            angular.append(BalanceHarmonics.for_features(f))
         if self.coordinates == "physics":
             physics = [
                 AtanhScale(f.columns("breit_wigner"), scale=np.pi / 2),
@@ -481,6 +493,7 @@ class ZJetsPreprocessing:
             "separation_equalize": self.separation_equalize,
             "jet_eta_bound": self.jet_eta_bound,
             "angular_coefficients": self.angular_coefficients,
+            "balance_harmonics": self.balance_harmonics,
         }
 
     def save(self, path: str | Path) -> None:

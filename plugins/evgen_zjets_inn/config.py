@@ -151,6 +151,10 @@ class PreprocessingConfig:
     angular_coefficients
         Factor the decay angles' distribution out with its angular coefficients ``A_0…A_7(q_T, y)``
         (:class:`evgen.preprocessing.angular.AngularCoefficients`; physics coordinates).
+    balance_harmonics
+        Factor the balance direction's dependence on ``|B|`` and ``p_T,j1`` out with its
+        azimuthal harmonics (:class:`evgen.preprocessing.recoil.BalanceHarmonics`; physics
+        coordinates).
     """
 
     jet_pt_min: float = 20.0
@@ -170,6 +174,7 @@ class PreprocessingConfig:
     separation_equalize: float = 0.0
     jet_eta_bound: float = 0.0
     angular_coefficients: bool = False
+    balance_harmonics: bool = False
 
     def __post_init__(self) -> None:
         if self.coordinates not in COORDINATES:
@@ -209,6 +214,8 @@ class PreprocessingConfig:
             raise invalid("jet_eta_bound", self.jet_eta_bound, "must be ≥ 0 (0: off), e.g. the sample's 5.0")
         if self.angular_coefficients and self.coordinates != "physics":
             raise invalid("angular_coefficients", self.angular_coefficients, "needs coordinates = 'physics'")
+        if self.balance_harmonics and self.coordinates != "physics":
+            raise invalid("balance_harmonics", self.balance_harmonics, "needs coordinates = 'physics'")
         if self.jet_mass not in ("log", "linear"):
             raise invalid("jet_mass", self.jet_mass, "expected 'log' or 'linear'")
         if not self.jet_mass_shift > 0:
@@ -237,6 +244,7 @@ class PreprocessingConfig:
             "separation_equalize": self.separation_equalize,
             "jet_eta_bound": self.jet_eta_bound,
             "angular_coefficients": self.angular_coefficients,
+            "balance_harmonics": self.balance_harmonics,
         }
 
     def open_pair_mask(self, pair_dr: Any) -> Any:

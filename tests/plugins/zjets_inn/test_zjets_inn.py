@@ -87,6 +87,10 @@ def test_paper_defaults_are_table_1():
             {"preprocessing": {"coordinates": "particles", "angular_coefficients": True}},
             "preprocessing.angular_coefficients = True",
         ),
+        (
+            {"preprocessing": {"coordinates": "particles", "balance_harmonics": True}},
+            "preprocessing.balance_harmonics = True",
+        ),
         ({"data": {"layout": {"Muon": {"pt": "mu_pt"}}}}, "lacks"),
         ({"epochs": 3}, "unknown option epochs"),
     ],

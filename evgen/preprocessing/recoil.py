@@ -1,0 +1,196 @@
+r"""The direction of the transverse-momentum balance, factored out with its azimuthal harmonics.
+
+The balance ``B⃗`` (the vector sum of both muons' and all jets' ``p_T``) is minus the ``p_T`` of
+everything the event does not reconstruct: radiation outside the jets, jets below threshold,
+the underlying event. Its direction is not uniform around the leading jet. Out-of-cone
+radiation of a jet leaves the jet with less ``p_T`` than its parton and the unclustered
+remainder along it, so ``B⃗`` points *opposite* the jet; the jet threshold selects such jets
+near ``p_T = p_T,min``. In the shared Pythia sample (1 jet, measured on ``train_0..2``) the
+first harmonic ``a_1 = 2⟨cos ψ⟩`` of the balance angle ``ψ`` (from the direction opposite the
+jet) is 0.25–0.50 for ``p_T,j1 < 25`` GeV and ``|B| < 40`` GeV, 0.1 above 25 GeV, and turns
+negative (−0.15 to −0.19) for ``|B| > 40`` GeV, where a second, unreconstructed jet sits
+opposite the leading one. A flow learns such a modulation of ~10–50 % slowly (its likelihood
+gain is ∝ its square); the CPU recipe did not: ``a_1`` came out 0.35 where the sample has 0.50,
+and the 1-jet ``p_T,μ1`` near its Jacobian peak and the balance along the jet (χ²/ndf 14 against
+the floor's 1.0 for ``p_T,j1`` in 20–30 GeV) showed it.
+
+:class:`BalanceHarmonics` measures the Fourier moments of ``ψ`` conditioned on ``|B|`` and the
+leading jet's ``p_T``,
+
+    f(ψ | r, p) = (1/2π) [1 + Σ_{k=1,2} a_k(r, p) cos kψ + b_k(r, p) sin kψ],
+    a_k = 2⟨cos kψ⟩,  b_k = 2⟨sin kψ⟩,
+
+regressed by weighted least squares on a smooth basis in ``ρ = r/(r + r_0)`` and
+``e = exp(−(p − p_min)/p_0)``, ``ℓ = p_min/p``, and maps the angle through its conditional CDF
+(a Rosenblatt transform, as :class:`~evgen.preprocessing.angular.AngularCoefficients` does for
+the decay angles)::
+
+    ψ' = 2π F(ψ | r, p) − π,
+
+keeping ``|B|``. The network then sees a balance angle that is uniform and independent of
+``|B|`` and ``p_T,j1`` where the harmonics are right. The map is an exact bijection for any
+coefficients: ``r`` and ``p`` are untouched, ``ψ = ±π`` (along the jet, where
+:class:`~evgen.preprocessing.steps.LogPolar` cuts) stays fixed, and the area element
+``r dr dψ`` gives ``log |det J| = log g(ψ)``, ``g`` the bracket above; coefficients that would make
+``g`` negative are shrunk until ``Σ |a_k| + |b_k| ≤ 0.9``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from evgen.errors import ConfigError, InputError
+from evgen.preprocessing.angular import bisect_increasing, fourier_cdf_shift
+from evgen.preprocessing.base import BaseStep, as_matrix, register_step
+
+__all__ = ["BalanceHarmonics", "balance_angle"]
+
+#: Largest ``Σ |a_k| + |b_k|`` the map uses: ``g ≥ 0.1`` everywhere.
+_MAX_MODULATION = 0.9
+
+
+def balance_angle(par: np.ndarray, perp: np.ndarray) -> np.ndarray:
+    """``ψ ∈ (−π, π]``: the balance's azimuth from the direction opposite the leading jet."""
+    return np.mod(np.arctan2(perp, par), 2 * np.pi) - np.pi
+
+
+def _safe(c: np.ndarray) -> np.ndarray:
+    """Harmonics ``(a_1, b_1, a_2, b_2)`` per row, shrunk so that ``g > 0``."""
+    total = np.abs(c).sum(axis=1)
+    return c * np.minimum(1.0, _MAX_MODULATION / np.maximum(total, 1e-300))[:, None]
+
+
+@register_step
+class BalanceHarmonics(BaseStep):
+    """``ψ → 2πF(ψ | |B|, p_T,j1) − π`` on the balance direction, ``|B|`` kept.
+
+    Parameters
+    ----------
+    balance
+        The two columns of the balance (GeV): along and across the leading jet.
+    jet_pt
+        The leading jet's ``p_T`` column (GeV), untransformed.
+    radius_scale
+        ``r_0`` (GeV) of ``ρ = r/(r + r_0)``.
+    pt_scale
+        ``p_0`` (GeV) of ``e = exp(−(p − p_min)/p_0)``; ``p_min`` is the smallest ``p_T,j1`` fitted.
+    degree
+        Polynomial degree in ``ρ``; the basis is ``ρ^i × (1, e, e², ℓ)``, ``i ≤ degree``.
+    """
+
+    kind = "balance-harmonics"
+    fitted_arrays = ("coefficients", "pt_min")
+
+    def __init__(
+        self,
+        balance: Sequence[int],
+        jet_pt: int,
+        radius_scale: float = 15.0,
+        pt_scale: float = 8.0,
+        degree: int = 5,
+    ) -> None:
+        if len(balance) != 2:
+            raise ConfigError(f"{self.kind}: balance needs its two columns; got {list(balance)}")
+        if not (radius_scale > 0 and pt_scale > 0):
+            raise ConfigError(
+                f"{self.kind}: radius_scale and pt_scale must be positive (GeV); got {radius_scale!r}, {pt_scale!r}"
+            )
+        if int(degree) < 0:
+            raise ConfigError(f"{self.kind}: degree must be ≥ 0; got {degree!r}")
+        self.balance = [int(c) for c in balance]
+        self.jet_pt = int(jet_pt)
+        self.radius_scale = float(radius_scale)
+        self.pt_scale = float(pt_scale)
+        self.degree = int(degree)
+        self.coefficients: np.ndarray | None = None  # (4, n_basis): a_1, b_1, a_2, b_2
+        self.pt_min: np.ndarray | None = None  # (1,)
+
+    @classmethod
+    def for_features(cls, features: Any) -> BalanceHarmonics:
+        """The step for a :class:`~evgen.preprocessing.zjets_physics.ZJetsPhysicsFeatures` layout."""
+        names = list(features.names)
+        return cls(
+            balance=[names.index("balance_par"), names.index("balance_perp")], jet_pt=names.index("j1_pt")
+        )
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "balance": self.balance,
+            "jet_pt": self.jet_pt,
+            "radius_scale": self.radius_scale,
+            "pt_scale": self.pt_scale,
+            "degree": self.degree,
+        }
+
+    # -- the conditioning -------------------------------------------------------------
+    def basis(self, x: np.ndarray, pt_min: float | None = None) -> np.ndarray:
+        """``(N, 4·(degree + 1))``: ``ρ^i × (1, e, e², ℓ)``."""
+        if pt_min is None:
+            self._check_fitted()
+            pt_min = float(self.pt_min[0])
+        r = np.hypot(x[:, self.balance[0]], x[:, self.balance[1]])
+        rho = r / (r + self.radius_scale)
+        p = np.maximum(x[:, self.jet_pt], 1e-12)
+        e = np.exp(-np.maximum(p - pt_min, 0.0) / self.pt_scale)
+        pt_terms = [np.ones_like(p), e, e * e, np.minimum(pt_min / p, 1.0)]
+        return np.stack([rho**i * t for i in range(self.degree + 1) for t in pt_terms], axis=1)
+
+    def harmonics(self, x: np.ndarray) -> np.ndarray:
+        """``(a_1, b_1, a_2, b_2)`` per row, ``(N, 4)``, as the map uses them."""
+        self._check_fitted()
+        return _safe(self.basis(x) @ self.coefficients.T)
+
+    # -- fit and map ------------------------------------------------------------------
+    def fit(self, x: np.ndarray, weights: np.ndarray | None = None) -> BalanceHarmonics:
+        x = as_matrix(x)
+        self._check_columns(x)
+        pt_min = float(x[:, self.jet_pt].min()) if len(x) else 0.0
+        b = self.basis(x, pt_min)
+        if len(x) < 10 * b.shape[1]:
+            raise InputError(f"{self.kind}: need at least {10 * b.shape[1]} rows to fit; got {len(x)}")
+        psi = balance_angle(x[:, self.balance[0]], x[:, self.balance[1]])
+        moments = 2.0 * np.stack([np.cos(psi), np.sin(psi), np.cos(2 * psi), np.sin(2 * psi)], axis=1)
+        w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
+        root = np.sqrt(w)[:, None]
+        beta, *_ = np.linalg.lstsq(b * root, moments * root, rcond=None)
+        self.coefficients = np.ascontiguousarray(beta.T)
+        self.pt_min = np.array([pt_min])
+        return self
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        y = as_matrix(x)
+        self._check_columns(y)
+        i, j = self.balance
+        c = self.harmonics(y)
+        r = np.hypot(y[:, i], y[:, j])
+        psi = balance_angle(y[:, i], y[:, j])
+        terms = (np.ones(len(y)), c[:, 0], c[:, 1], c[:, 2], c[:, 3])
+        g = 1.0 + c[:, 0] * np.cos(psi) + c[:, 1] * np.sin(psi) + c[:, 2] * np.cos(2 * psi)
+        g += c[:, 3] * np.sin(2 * psi)
+        mapped = psi + fourier_cdf_shift(psi, terms)
+        y[:, i] = -r * np.cos(mapped)
+        y[:, j] = -r * np.sin(mapped)
+        return y, np.log(g)
+
+    def inverse(self, y: np.ndarray) -> np.ndarray:
+        x = as_matrix(y)
+        self._check_columns(x)
+        i, j = self.balance
+        c = self.harmonics(x)  # |B| and p_T,j1 are what the forward map saw
+        r = np.hypot(x[:, i], x[:, j])
+        terms = (np.ones(len(x)), c[:, 0], c[:, 1], c[:, 2], c[:, 3])
+        mapped = balance_angle(x[:, i], x[:, j])
+        psi = bisect_increasing(lambda p: p + fourier_cdf_shift(p, terms), mapped, -np.pi, np.pi)
+        x[:, i] = -r * np.cos(psi)
+        x[:, j] = -r * np.sin(psi)
+        return x
+
+    def _check_columns(self, x: np.ndarray) -> None:
+        if max(*self.balance, self.jet_pt) >= x.shape[1]:
+            raise InputError(
+                f"{self.kind}: column {max(*self.balance, self.jet_pt)} does not exist in a "
+                f"{x.shape[1]}-column matrix"
+            )

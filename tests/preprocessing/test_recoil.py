@@ -1,0 +1,152 @@
+"""The balance-direction map: harmonics recovered from a sample drawn with known ones, the angle
+flattened where the raw one is not, an exact inverse, the Jacobian of its formula, a positive
+density for any coefficients, the cut along the jet fixed, and the step in the Z+jets chain."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from evgen import plugins
+from evgen.errors import ConfigError, InputError
+from evgen.io import read_events
+from evgen.preprocessing import ZJetsPreprocessing
+from evgen.preprocessing.base import Chain
+from evgen.preprocessing.recoil import BalanceHarmonics, balance_angle
+
+# columns of the synthetic matrices: B_par, B_perp, p_T,j1
+STEP = dict(balance=[0, 1], jet_pt=2)
+
+
+def _true_harmonics(r: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Out-of-cone-like: a strong first harmonic near the jet threshold that turns over at large |B|."""
+    near = np.exp(-(p - 20.0) / 8.0)
+    rho = r / (r + 15.0)
+    a1 = 0.1 + 0.5 * near * rho * (1.0 - 1.3 * rho**3)
+    a2 = -0.2 * near * rho**2
+    b1 = 0.05 * rho
+    return np.stack([a1, b1, a2, np.zeros_like(r)], axis=1)
+
+
+def _density(psi: np.ndarray, c: np.ndarray) -> np.ndarray:
+    return (
+        1
+        + c[:, 0] * np.cos(psi)
+        + c[:, 1] * np.sin(psi)
+        + c[:, 2] * np.cos(2 * psi)
+        + c[:, 3] * np.sin(2 * psi)
+    )
+
+
+def _synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows with a known |B| and p_T,j1 and a balance angle drawn from the harmonics above."""
+    rng = np.random.default_rng(seed)
+    r = rng.gamma(2.0, 6.0, n)
+    p = 20.0 + rng.exponential(20.0, n)
+    c = _true_harmonics(r, p)
+    psi = np.empty(n)
+    todo = np.arange(n)
+    while len(todo):  # accept–reject under g ≤ 2
+        trial = rng.uniform(-np.pi, np.pi, len(todo))
+        keep = rng.uniform(0, 2, len(todo)) < _density(trial, c[todo])
+        psi[todo[keep]] = trial[keep]
+        todo = todo[~keep]
+    x = np.stack([-r * np.cos(psi), -r * np.sin(psi), p], axis=1)  # ψ = 0: opposite the jet
+    return x, c
+
+
+def test_the_angle_is_measured_from_the_direction_opposite_the_jet():
+    np.testing.assert_allclose(
+        balance_angle(np.array([-3.0, 0.0, 2.0]), np.array([0.0, 1.0, 1e-300])), [0, -np.pi / 2, -np.pi]
+    )
+
+
+def test_fit_recovers_known_harmonics_and_the_map_flattens_the_angle():
+    x, c = _synthetic(200_000, seed=1)
+    step = BalanceHarmonics(**STEP).fit(x)
+    rms = np.sqrt(np.mean((step.harmonics(x) - c) ** 2, axis=0))
+    assert rms.max() < 0.03, rms
+    test, _ = _synthetic(100_000, seed=2)  # independent rows
+    y, _ = step.forward(test)
+    r = np.hypot(test[:, 0], test[:, 1])
+    near = (test[:, 2] < 25) & (r > 8) & (r < 30)
+    uniform = stats.uniform(-np.pi, 2 * np.pi).cdf
+    # where a_1 ≈ 0.4 the raw angle is far from flat, the mapped one is flat
+    assert stats.kstest(balance_angle(test[near, 0], test[near, 1]), uniform).pvalue < 1e-6
+    for sel in (near, test[:, 2] > 40, r > 30):
+        assert stats.kstest(balance_angle(y[sel, 0], y[sel, 1]), uniform).pvalue > 1e-3
+    np.testing.assert_allclose(np.hypot(y[:, 0], y[:, 1]), r, rtol=1e-12)  # |B| kept
+    np.testing.assert_array_equal(y[:, 2], test[:, 2])
+
+
+def test_inverse_is_exact_and_log_det_is_the_jacobian():
+    x, _ = _synthetic(20_000, seed=3)
+    step = BalanceHarmonics(**STEP).fit(x)
+    y, log_det = step.forward(x)
+    np.testing.assert_allclose(step.inverse(y), x, rtol=0, atol=1e-10)
+    h = 1e-6
+    rows = x[:50]
+    jac = np.empty((50, 2, 2))
+    for j in (0, 1):
+        up, down = rows.copy(), rows.copy()
+        up[:, j] += h
+        down[:, j] -= h
+        jac[:, :, j] = (step.forward(up)[0][:, :2] - step.forward(down)[0][:, :2]) / (2 * h)
+    np.testing.assert_allclose(np.log(np.abs(np.linalg.det(jac))), log_det[:50], atol=1e-5)
+    psi = balance_angle(x[:, 0], x[:, 1])
+    np.testing.assert_allclose(log_det, np.log(_density(psi, step.harmonics(x))), rtol=1e-12)
+
+
+def test_unphysical_harmonics_are_shrunk_and_the_edges_stay_finite():
+    x, _ = _synthetic(5_000, seed=4)
+    step = BalanceHarmonics(**STEP).fit(x)
+    step.coefficients = np.zeros_like(step.coefficients)
+    step.coefficients[:, 0] = [3.0, -2.0, 1.5, 4.0]  # constants far outside a density
+    c = step.harmonics(x)
+    grid = np.linspace(-np.pi, np.pi, 721)
+    assert min(_density(np.full(len(c), a), c).min() for a in grid) >= 0.1 - 1e-12
+    edges = np.array([[0.0, 0.0, 20.0], [5.0, 0.0, 20.0], [-5.0, 0.0, 300.0], [5.0, -1e-300, 1e4]])
+    y, log_det = step.forward(edges)
+    assert np.isfinite(y).all() and np.isfinite(log_det).all()
+    np.testing.assert_allclose(y[1], edges[1], atol=1e-12)  # along the jet (ψ = ±π): fixed
+    np.testing.assert_allclose(step.inverse(y), edges, atol=1e-10)
+    y, _ = step.forward(x)
+    np.testing.assert_allclose(step.inverse(y), x, atol=1e-10)
+
+
+def test_state_round_trip_and_bad_input():
+    x, _ = _synthetic(5_000, seed=5)
+    step = BalanceHarmonics(**STEP).fit(x)
+    spec, arrays = Chain([step]).state()
+    again = Chain.from_state(spec, arrays)
+    np.testing.assert_array_equal(again.forward(x)[0], step.forward(x)[0])
+    with pytest.raises(InputError, match="at least"):
+        BalanceHarmonics(**STEP).fit(x[:10])
+    with pytest.raises(InputError, match="column 2"):
+        step.forward(x[:, :2])
+    with pytest.raises(ConfigError, match="balance"):
+        BalanceHarmonics(balance=[0], jet_pt=2)
+    with pytest.raises(ConfigError, match="positive"):
+        BalanceHarmonics(**STEP, radius_scale=0.0)
+
+
+def test_the_option_in_the_zjets_chain():
+    events = read_events(plugins.get_dataset("zjets-small").path)
+    options = dict(
+        coordinates="physics",
+        gaussianize=True,
+        balance="polar",
+        jet_eta="relative",
+        angular_coefficients=True,
+        balance_harmonics=True,
+    )
+    pre = ZJetsPreprocessing(**options).fit(events)
+    for n, (y, where) in pre.encode(events).items():
+        x = pre.features(n).to_features(events[where])
+        np.testing.assert_allclose(pre.inverse(y, n), x, rtol=1e-9, atol=1e-8)
+        kinds = [s.kind for s in pre.chains[n].steps]
+        assert kinds[:2] == ["angular-coefficients", "balance-harmonics"]  # q_T read before the balance moves
+    assert ZJetsPreprocessing(**options).params()["balance_harmonics"] is True
+    with pytest.raises(ConfigError, match="balance_harmonics needs coordinates = 'physics'"):
+        ZJetsPreprocessing(balance_harmonics=True)
