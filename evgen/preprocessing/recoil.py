@@ -27,7 +27,10 @@ the decay angles)::
 
     ψ' = 2π F(ψ | r, p) − π,
 
-keeping ``|B|``. The network then sees a balance angle that is uniform and independent of
+keeping ``|B|``. With two or more jets the basis also holds the harmonics of jet 2's azimuth
+``Δφ_2`` to the leading jet: the balance leans towards one side of the event (2 jets, same
+sample: ``b_2 = 2⟨sin 2ψ⟩`` of −0.10 and +0.11 on the two sides of the leading jet, where
+the recipe's events had −0.03 and +0.03). The network then sees a balance angle that is uniform and independent of
 ``|B|`` and ``p_T,j1`` where the harmonics are right. The map is an exact bijection for any
 coefficients: ``r`` and ``p`` are untouched, ``ψ = ±π`` (along the jet, where
 :class:`~evgen.preprocessing.steps.LogPolar` cuts) stays fixed, and the area element
@@ -73,12 +76,17 @@ class BalanceHarmonics(BaseStep):
         The two columns of the balance (GeV): along and across the leading jet.
     jet_pt
         The leading jet's ``p_T`` column (GeV), untransformed.
+    jet_dphi
+        The second jet's ``Δφ`` to the leading one (radians), or ``-1`` (one jet): its
+        harmonics ``cos kΔφ, sin kΔφ`` (``k = 1, 2``) join the basis, so the balance may lean
+        towards the side of jet 2.
     radius_scale
         ``r_0`` (GeV) of ``ρ = r/(r + r_0)``.
     pt_scale
         ``p_0`` (GeV) of ``e = exp(−(p − p_min)/p_0)``; ``p_min`` is the smallest ``p_T,j1`` fitted.
     degree
-        Polynomial degree in ``ρ``; the basis is ``ρ^i × (1, e, e², ℓ)``, ``i ≤ degree``.
+        Polynomial degree in ``ρ``; the basis is ``ρ^i × (1, e, e², ℓ[, cos Δφ, sin Δφ, cos 2Δφ,
+        sin 2Δφ])``, ``i ≤ degree``.
     """
 
     kind = "balance-harmonics"
@@ -88,6 +96,7 @@ class BalanceHarmonics(BaseStep):
         self,
         balance: Sequence[int],
         jet_pt: int,
+        jet_dphi: int = -1,
         radius_scale: float = 15.0,
         pt_scale: float = 8.0,
         degree: int = 5,
@@ -102,6 +111,7 @@ class BalanceHarmonics(BaseStep):
             raise ConfigError(f"{self.kind}: degree must be ≥ 0; got {degree!r}")
         self.balance = [int(c) for c in balance]
         self.jet_pt = int(jet_pt)
+        self.jet_dphi = int(jet_dphi)
         self.radius_scale = float(radius_scale)
         self.pt_scale = float(pt_scale)
         self.degree = int(degree)
@@ -113,13 +123,16 @@ class BalanceHarmonics(BaseStep):
         """The step for a :class:`~evgen.preprocessing.zjets_physics.ZJetsPhysicsFeatures` layout."""
         names = list(features.names)
         return cls(
-            balance=[names.index("balance_par"), names.index("balance_perp")], jet_pt=names.index("j1_pt")
+            balance=[names.index("balance_par"), names.index("balance_perp")],
+            jet_pt=names.index("j1_pt"),
+            jet_dphi=names.index("j2_dphi") if "j2_dphi" in names else -1,
         )
 
     def params(self) -> dict[str, Any]:
         return {
             "balance": self.balance,
             "jet_pt": self.jet_pt,
+            "jet_dphi": self.jet_dphi,
             "radius_scale": self.radius_scale,
             "pt_scale": self.pt_scale,
             "degree": self.degree,
@@ -127,7 +140,8 @@ class BalanceHarmonics(BaseStep):
 
     # -- the conditioning -------------------------------------------------------------
     def basis(self, x: np.ndarray, pt_min: float | None = None) -> np.ndarray:
-        """``(N, 4·(degree + 1))``: ``ρ^i × (1, e, e², ℓ)``."""
+        """``(N, k·(degree + 1))``: ``ρ^i × (1, e, e², ℓ)`` (``k = 4``), and the harmonics of
+        ``Δφ`` of jet 2 (``k = 8``)."""
         if pt_min is None:
             self._check_fitted()
             pt_min = float(self.pt_min[0])
@@ -136,6 +150,9 @@ class BalanceHarmonics(BaseStep):
         p = np.maximum(x[:, self.jet_pt], 1e-12)
         e = np.exp(-np.maximum(p - pt_min, 0.0) / self.pt_scale)
         pt_terms = [np.ones_like(p), e, e * e, np.minimum(pt_min / p, 1.0)]
+        if self.jet_dphi >= 0:
+            d = x[:, self.jet_dphi]
+            pt_terms += [np.cos(d), np.sin(d), np.cos(2 * d), np.sin(2 * d)]
         return np.stack([rho**i * t for i in range(self.degree + 1) for t in pt_terms], axis=1)
 
     def harmonics(self, x: np.ndarray) -> np.ndarray:
@@ -189,8 +206,6 @@ class BalanceHarmonics(BaseStep):
         return x
 
     def _check_columns(self, x: np.ndarray) -> None:
-        if max(*self.balance, self.jet_pt) >= x.shape[1]:
-            raise InputError(
-                f"{self.kind}: column {max(*self.balance, self.jet_pt)} does not exist in a "
-                f"{x.shape[1]}-column matrix"
-            )
+        last = max(*self.balance, self.jet_pt, self.jet_dphi)
+        if last >= x.shape[1]:
+            raise InputError(f"{self.kind}: column {last} does not exist in a {x.shape[1]}-column matrix")
