@@ -39,19 +39,25 @@ def _density(psi: np.ndarray, c: np.ndarray) -> np.ndarray:
     )
 
 
+def _draw_angles(c: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Balance angles drawn from the harmonics ``c`` (accept–reject under g ≤ 2)."""
+    psi = np.empty(len(c))
+    todo = np.arange(len(c))
+    while len(todo):
+        trial = rng.uniform(-np.pi, np.pi, len(todo))
+        keep = rng.uniform(0, 2, len(todo)) < _density(trial, c[todo])
+        psi[todo[keep]] = trial[keep]
+        todo = todo[~keep]
+    return psi
+
+
 def _synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows with a known |B| and p_T,j1 and a balance angle drawn from the harmonics above."""
     rng = np.random.default_rng(seed)
     r = rng.gamma(2.0, 6.0, n)
     p = 20.0 + rng.exponential(20.0, n)
     c = _true_harmonics(r, p)
-    psi = np.empty(n)
-    todo = np.arange(n)
-    while len(todo):  # accept–reject under g ≤ 2
-        trial = rng.uniform(-np.pi, np.pi, len(todo))
-        keep = rng.uniform(0, 2, len(todo)) < _density(trial, c[todo])
-        psi[todo[keep]] = trial[keep]
-        todo = todo[~keep]
+    psi = _draw_angles(c, rng)
     x = np.stack([-r * np.cos(psi), -r * np.sin(psi), p], axis=1)  # ψ = 0: opposite the jet
     return x, c
 
@@ -80,35 +86,40 @@ def test_fit_recovers_known_harmonics_and_the_map_flattens_the_angle():
     np.testing.assert_array_equal(y[:, 2], test[:, 2])
 
 
-def test_the_side_of_jet_2_enters_through_its_azimuth():
+@pytest.mark.parametrize("extra", ["jet_dphi", "dimuon_bw", "jet_mass"])
+def test_jet_2_the_dimuon_mass_and_the_jet_mass_enter_the_harmonics(extra):
+    """The balance leans to jet 2's side, along the jet below the Z peak (a lost final-state
+    photon) and for narrow jets: each only through its own column."""
     rng = np.random.default_rng(6)
     n = 120_000
     r = rng.gamma(2.0, 6.0, n)
     p = 20.0 + rng.exponential(20.0, n)
-    dphi = rng.uniform(-np.pi, np.pi, n)
     c = np.zeros((n, 4))
-    c[:, 1] = 0.4 * np.sin(dphi)  # the balance leans towards jet 2's side
-    c[:, 3] = -0.2 * np.sin(2 * dphi)
-    psi = np.empty(n)
-    todo = np.arange(n)
-    while len(todo):
-        trial = rng.uniform(-np.pi, np.pi, len(todo))
-        keep = rng.uniform(0, 2, len(todo)) < _density(trial, c[todo])
-        psi[todo[keep]] = trial[keep]
-        todo = todo[~keep]
-    x = np.stack([-r * np.cos(psi), -r * np.sin(psi), p, dphi], axis=1)
-    train, test = x[: n // 2], x[n // 2 :]
-    side = test[:, 3] > 1.0
+    if extra == "jet_dphi":
+        v = rng.uniform(-np.pi, np.pi, n)
+        c[:, 1], c[:, 3] = 0.4 * np.sin(v), -0.2 * np.sin(2 * v)
+        strong = v > 1.0
+    elif extra == "dimuon_bw":
+        v = rng.uniform(-1.5, 1.5, n)  # arctan((M² − m_Z²)/(m_Z Γ_Z))
+        c[:, 0] = -0.5 * (0.5 * (1 - np.sin(v))) ** 2
+        strong = v < -1.0
+    else:
+        v = p * rng.uniform(0.0, 0.3, n)  # jet mass
+        c[:, 0] = -0.5 * np.exp(-v / (0.05 * p))
+        strong = v < 0.02 * p
+    psi = _draw_angles(c, rng)
+    x = np.stack([-r * np.cos(psi), -r * np.sin(psi), p, v], axis=1)
+    train, test, strong = x[: n // 2], x[n // 2 :], strong[n // 2 :]
     uniform = stats.uniform(-np.pi, 2 * np.pi).cdf
-    with_jet2 = BalanceHarmonics(**STEP, jet_dphi=3).fit(train)
+    with_column = BalanceHarmonics(**STEP, **{extra: 3}).fit(train)
     without = BalanceHarmonics(**STEP).fit(train)
-    # 48 basis functions fitted on 60k rows: ~0.04 of statistical noise, against amplitudes of 0.2–0.4
-    assert np.sqrt(np.mean((with_jet2.harmonics(test) - c[n // 2 :]) ** 2)) < 0.07
-    y, _ = with_jet2.forward(test)
-    assert stats.kstest(balance_angle(y[side, 0], y[side, 1]), uniform).pvalue > 1e-3
+    # 36–48 basis functions fitted on 60k rows: ~0.04 of statistical noise, against amplitudes of 0.2–0.5
+    assert np.sqrt(np.mean((with_column.harmonics(test) - c[n // 2 :]) ** 2)) < 0.07
+    y, _ = with_column.forward(test)
+    assert stats.kstest(balance_angle(y[strong, 0], y[strong, 1]), uniform).pvalue > 1e-3
     y, _ = without.forward(test)
-    assert stats.kstest(balance_angle(y[side, 0], y[side, 1]), uniform).pvalue < 1e-6
-    np.testing.assert_allclose(with_jet2.inverse(with_jet2.forward(test)[0]), test, atol=1e-10)
+    assert stats.kstest(balance_angle(y[strong, 0], y[strong, 1]), uniform).pvalue < 1e-6
+    np.testing.assert_allclose(with_column.inverse(with_column.forward(test)[0]), test, atol=1e-10)
 
 
 def test_inverse_is_exact_and_log_det_is_the_jacobian():
@@ -179,7 +190,9 @@ def test_the_option_in_the_zjets_chain():
         kinds = [s.kind for s in pre.chains[n].steps]
         assert kinds[:2] == ["angular-coefficients", "balance-harmonics"]  # q_T read before the balance moves
         names = pre.features(n).names
-        assert pre.chains[n].steps[1].jet_dphi == (names.index("j2_dphi") if n > 1 else -1)
+        step = pre.chains[n].steps[1]
+        assert step.jet_dphi == (names.index("j2_dphi") if n > 1 else -1)
+        assert (step.dimuon_bw, step.jet_mass) == (names.index("m_bw"), names.index("j1_mass"))
     assert ZJetsPreprocessing(**options).params()["balance_harmonics"] is True
     with pytest.raises(ConfigError, match="balance_harmonics needs coordinates = 'physics'"):
         ZJetsPreprocessing(balance_harmonics=True)
