@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from evgen.errors import ConfigError, InputError
-from evgen.preprocessing.angular import bisect_increasing, fourier_cdf_shift
+from evgen.preprocessing.angular import bisect_increasing, fourier_cdf_shift, fourier_density
 from evgen.preprocessing.base import BaseStep, as_matrix, register_step
 
 __all__ = ["BalanceHarmonics", "balance_angle"]
@@ -208,8 +208,7 @@ class BalanceHarmonics(BaseStep):
         r = np.hypot(y[:, i], y[:, j])
         psi = balance_angle(y[:, i], y[:, j])
         terms = (np.ones(len(y)), c[:, 0], c[:, 1], c[:, 2], c[:, 3])
-        g = 1.0 + c[:, 0] * np.cos(psi) + c[:, 1] * np.sin(psi) + c[:, 2] * np.cos(2 * psi)
-        g += c[:, 3] * np.sin(2 * psi)
+        g = fourier_density(psi, terms)
         mapped = psi + fourier_cdf_shift(psi, terms)
         y[:, i] = -r * np.cos(mapped)
         y[:, j] = -r * np.sin(mapped)
@@ -223,7 +222,13 @@ class BalanceHarmonics(BaseStep):
         r = np.hypot(x[:, i], x[:, j])
         terms = (np.ones(len(x)), c[:, 0], c[:, 1], c[:, 2], c[:, 3])
         mapped = balance_angle(x[:, i], x[:, j])
-        psi = bisect_increasing(lambda p: p + fourier_cdf_shift(p, terms), mapped, -np.pi, np.pi)
+        psi = bisect_increasing(
+            lambda p: p + fourier_cdf_shift(p, terms),
+            mapped,
+            -np.pi,
+            np.pi,
+            derivative=lambda p: fourier_density(p, terms),
+        )
         x[:, i] = -r * np.cos(psi)
         x[:, j] = -r * np.sin(psi)
         return x

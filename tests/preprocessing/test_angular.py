@@ -187,3 +187,30 @@ def test_the_options_in_the_zjets_chain():
         ZJetsPreprocessing(angular_coefficients=True)
     with pytest.raises(ConfigError, match="jet_eta_bound"):
         ZJetsPreprocessing(jet_eta_bound=-1.0)
+
+
+def test_newton_inverse_matches_bisection_with_fewer_evaluations():
+    from evgen.preprocessing.angular import bisect_increasing, fourier_cdf_shift, fourier_density
+
+    rng = np.random.default_rng(7)
+    n = 20_000
+    amplitudes = rng.dirichlet(np.ones(4), n) * 0.9 * rng.choice([-1, 1], (n, 4))  # Σ|·| = 0.9: g ≥ 0.1
+    terms = (np.ones(n), *amplitudes.T)
+    psi = np.concatenate([rng.uniform(-np.pi, np.pi, n - 4), [-np.pi, np.pi, 0.0, 1e-300]])
+    target = psi + fourier_cdf_shift(psi, terms)
+    calls = {"bisection": 0, "newton": 0}
+
+    def f(kind):
+        def evaluate(p):
+            calls[kind] += 1
+            return p + fourier_cdf_shift(p, terms)
+
+        return evaluate
+
+    plain = bisect_increasing(f("bisection"), target, -np.pi, np.pi)
+    newton = bisect_increasing(
+        f("newton"), target, -np.pi, np.pi, derivative=lambda p: fourier_density(p, terms)
+    )
+    np.testing.assert_allclose(plain, psi, atol=1e-13)
+    np.testing.assert_allclose(newton, psi, atol=1e-12)
+    assert calls["newton"] <= calls["bisection"] / 2, calls
