@@ -11,8 +11,10 @@ jet) is 0.25–0.50 for ``p_T,j1 < 25`` GeV and ``|B| < 40`` GeV, 0.1 above 25 G
 negative (−0.15 to −0.19) for ``|B| > 40`` GeV, where a second, unreconstructed jet sits
 opposite the leading one. A flow learns such a modulation of ~10–50 % slowly (its likelihood
 gain is ∝ its square); the CPU recipe did not: ``a_1`` came out 0.35 where the sample has 0.50,
-and the 1-jet ``p_T,μ1`` near its Jacobian peak and the balance along the jet (χ²/ndf 14 against
-the floor's 1.0 for ``p_T,j1`` in 20–30 GeV) showed it.
+and the balance along the jet (χ²/ndf 10–18 against the floor's 1.05 for ``p_T,j1`` in 20–30 GeV)
+and the 1-jet ``p_T,μ1`` near its Jacobian peak showed it. With the step: 1.2–2.6 and the
+``p_T,μ1`` from 1.4–1.8 to 1.2–1.4 × the floor (four seeds; ``docs/zjets-inn.md``, where it is
+an option, not in the CPU recipe).
 
 :class:`BalanceHarmonics` measures the Fourier moments of ``ψ`` conditioned on ``|B|`` and the
 leading jet's ``p_T``,
