@@ -80,12 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, step in steps.items():
         y, _ = step.fit(x).forward(x)
         newton_s, x_newton = _time(step.inverse, y, args.repeats)
-        module = (
-            "evgen.preprocessing.recoil"
-            if isinstance(step, BalanceHarmonics)
-            else "evgen.preprocessing.angular"
-        )
-        with mock.patch(f"{module}.bisect_increasing", bisection_only):
+        with mock.patch("evgen.preprocessing.angular.bisect_increasing", bisection_only):
             bisect_s, x_bisect = _time(step.inverse, y, args.repeats)
         print(
             f"{name}: Newton {newton_s:.2f} s, bisection {bisect_s:.2f} s, "

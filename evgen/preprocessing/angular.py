@@ -49,6 +49,7 @@ __all__ = [
     "angular_density",
     "fourier_cdf_shift",
     "fourier_density",
+    "invert_fourier_cdf",
     "bisect_increasing",
 ]
 
@@ -181,6 +182,17 @@ def bisect_increasing(f: Any, target: np.ndarray, lo: float, hi: float, derivati
         step = x - residual / derivative(x)
         x = np.where((step >= a) & (step <= b), step, 0.5 * (a + b))  # at the root, step = x = a or b
     return x
+
+
+def invert_fourier_cdf(mapped: np.ndarray, terms: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``φ`` with ``φ + fourier_cdf_shift(φ, terms) = mapped`` on ``[−π, π]``."""
+    return bisect_increasing(
+        lambda p: p + fourier_cdf_shift(p, terms),
+        mapped,
+        -np.pi,
+        np.pi,
+        derivative=lambda p: fourier_density(p, terms),
+    )
 
 
 @register_step
@@ -319,13 +331,7 @@ class AngularCoefficients(BaseStep):
         )
         terms = _terms(c, a)
         phi_mapped = np.clip(x[:, self.phi], -np.pi, np.pi)
-        phi = bisect_increasing(
-            lambda p: p + fourier_cdf_shift(p, terms),
-            phi_mapped,
-            -np.pi,
-            np.pi,
-            derivative=lambda p: fourier_density(p, terms),
-        )
+        phi = invert_fourier_cdf(phi_mapped, terms)
         x[:, self.cos_theta] = c
         x[:, self.phi] = phi
         return x

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from evgen.errors import ConfigError, InputError
-from evgen.preprocessing.angular import bisect_increasing, fourier_cdf_shift, fourier_density
+from evgen.preprocessing.angular import fourier_cdf_shift, fourier_density, invert_fourier_cdf
 from evgen.preprocessing.base import BaseStep, as_matrix, register_step
 
 __all__ = ["BalanceHarmonics", "balance_angle"]
@@ -224,13 +224,7 @@ class BalanceHarmonics(BaseStep):
         r = np.hypot(x[:, i], x[:, j])
         terms = (np.ones(len(x)), c[:, 0], c[:, 1], c[:, 2], c[:, 3])
         mapped = balance_angle(x[:, i], x[:, j])
-        psi = bisect_increasing(
-            lambda p: p + fourier_cdf_shift(p, terms),
-            mapped,
-            -np.pi,
-            np.pi,
-            derivative=lambda p: fourier_density(p, terms),
-        )
+        psi = invert_fourier_cdf(mapped, terms)
         x[:, i] = -r * np.cos(psi)
         x[:, j] = -r * np.sin(psi)
         return x
