@@ -18,7 +18,7 @@ from unittest import mock
 
 import numpy as np
 
-from evgen.preprocessing import angular
+from evgen.preprocessing import fourier
 from evgen.preprocessing.angular import AngularCoefficients
 from evgen.preprocessing.recoil import BalanceHarmonics
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
             balance=[3, 4], jet_pt=5, dimuon_bw=6, jet_mass=7
         ),
     }
-    plain = angular.bisect_increasing
+    plain = fourier.bisect_increasing
 
     def bisection_only(f, target, lo, hi, derivative=None):  # noqa: ANN001, ANN202
         return plain(f, target, lo, hi)
@@ -80,7 +80,10 @@ def main(argv: list[str] | None = None) -> None:
     for name, step in steps.items():
         y, _ = step.fit(x).forward(x)
         newton_s, x_newton = _time(step.inverse, y, args.repeats)
-        with mock.patch("evgen.preprocessing.angular.bisect_increasing", bisection_only):
+        with (
+            mock.patch("evgen.preprocessing.angular.bisect_increasing", bisection_only),
+            mock.patch("evgen.preprocessing.fourier.bisect_increasing", bisection_only),
+        ):
             bisect_s, x_bisect = _time(step.inverse, y, args.repeats)
         print(
             f"{name}: Newton {newton_s:.2f} s, bisection {bisect_s:.2f} s, "

@@ -42,26 +42,18 @@ import numpy as np
 
 from evgen.errors import ConfigError, InputError
 from evgen.preprocessing.base import BaseStep, as_matrix, register_step
+from evgen.preprocessing.fourier import (
+    bisect_increasing,
+    fit_moments,
+    fourier_cdf_shift,
+    fourier_density,
+    invert_fourier_cdf,
+)
 
-__all__ = [
-    "AngularCoefficients",
-    "harmonic_moments",
-    "angular_density",
-    "fourier_cdf_shift",
-    "fourier_density",
-    "invert_fourier_cdf",
-    "bisect_increasing",
-]
+__all__ = ["AngularCoefficients", "harmonic_moments", "angular_density"]
 
 #: Z mass in GeV that sets the ``q_T`` scale of the basis.
 M_Z = 91.1876
-#: Bisection steps of the inverse: 2⁻⁶⁴ of the interval, below float64 resolution.
-_BISECTIONS = 64
-#: With the derivative: bisection to 2⁻¹² of the interval, then safeguarded Newton steps, each
-#: of which roughly squares the error (2⁻¹² → 2⁻²⁴ → 2⁻⁴⁸ → below resolution), until every
-#: ``|f(x) − target|`` is below the tolerance (a few ulps of targets of order π).
-_NEWTON_BRACKET = 12
-_RESIDUAL_TOLERANCE = 1e-14
 
 
 def harmonic_moments(cos_theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
@@ -127,72 +119,6 @@ def _cdf_cos(c: np.ndarray, a: np.ndarray) -> np.ndarray:
     k0 = 1.0 + 0.5 * a[:, 0]
     k2 = 1.0 - 1.5 * a[:, 0]
     return 0.375 * (k0 * (c + 1.0) + 0.5 * a[:, 4] * (c * c - 1.0) + k2 * (c**3 + 1.0) / 3.0)
-
-
-def fourier_cdf_shift(phi: np.ndarray, terms: tuple[np.ndarray, ...]) -> np.ndarray:
-    """``φ' − φ = 2π F(φ) − π − φ`` for the density ``∝ base + a1 cos φ + b1 sin φ + a2 cos 2φ +
-    b2 sin 2φ`` on ``(−π, π]`` (``terms = (base, a1, b1, a2, b2)``); ``φ = ±π`` stay fixed."""
-    base, a1, b1, a2, b2 = terms
-    return (
-        a1 * np.sin(phi)
-        - b1 * (np.cos(phi) + 1.0)
-        + 0.5 * a2 * np.sin(2 * phi)
-        + 0.5 * b2 * (1.0 - np.cos(2 * phi))
-    ) / base
-
-
-def fourier_density(phi: np.ndarray, terms: tuple[np.ndarray, ...]) -> np.ndarray:
-    """``d(φ + shift)/dφ = g(φ)/base``: the density of :func:`fourier_cdf_shift` times ``2π``."""
-    base, a1, b1, a2, b2 = terms
-    return (base + a1 * np.cos(phi) + b1 * np.sin(phi) + a2 * np.cos(2 * phi) + b2 * np.sin(2 * phi)) / base
-
-
-def bisect_increasing(f: Any, target: np.ndarray, lo: float, hi: float, derivative: Any = None) -> np.ndarray:
-    """Solve the increasing ``f(x) = target`` on ``[lo, hi]`` row by row.
-
-    Plain bisection to float64 resolution; with ``derivative`` (``f′ > 0``), 12 bisections and
-    then safeguarded Newton steps (an iterate that leaves the bracket is replaced by its
-    midpoint) until ``|f(x) − target| ≤ 1e-14``: typically 3–4 steps, a quarter of the
-    evaluations of ``f``.
-    """
-    a = np.full_like(target, lo)
-    b = np.full_like(target, hi)
-    if derivative is None:
-        for _ in range(_BISECTIONS):
-            m = 0.5 * (a + b)
-            below = f(m) < target
-            a = np.where(below, m, a)
-            b = np.where(below, b, m)
-        return 0.5 * (a + b)
-    fa, fb = f(a), f(b)
-    for _ in range(_NEWTON_BRACKET):
-        m = 0.5 * (a + b)
-        fm = f(m)
-        below = fm < target
-        a, fa = np.where(below, m, a), np.where(below, fm, fa)
-        b, fb = np.where(below, b, m), np.where(below, fb, fm)
-    # Newton from the closer end: a root on an end (φ = ±π, or hit by a midpoint) is found at once
-    x = np.where(np.abs(fa - target) < np.abs(fb - target), a, b)
-    for _ in range(_BISECTIONS - _NEWTON_BRACKET):  # never more evaluations than bisection
-        residual = f(x) - target
-        if np.all(np.abs(residual) <= _RESIDUAL_TOLERANCE):
-            break
-        a = np.where(residual < 0, x, a)
-        b = np.where(residual < 0, b, x)
-        step = x - residual / derivative(x)
-        x = np.where((step >= a) & (step <= b), step, 0.5 * (a + b))  # at the root, step = x = a or b
-    return x
-
-
-def invert_fourier_cdf(mapped: np.ndarray, terms: tuple[np.ndarray, ...]) -> np.ndarray:
-    """``φ`` with ``φ + fourier_cdf_shift(φ, terms) = mapped`` on ``[−π, π]``."""
-    return bisect_increasing(
-        lambda p: p + fourier_cdf_shift(p, terms),
-        mapped,
-        -np.pi,
-        np.pi,
-        derivative=lambda p: fourier_density(p, terms),
-    )
 
 
 @register_step
@@ -302,10 +228,7 @@ class AngularCoefficients(BaseStep):
         if len(x) < 10 * b.shape[1]:
             raise InputError(f"{self.kind}: need at least {10 * b.shape[1]} rows to fit; got {len(x)}")
         h = harmonic_moments(x[:, self.cos_theta], x[:, self.phi])
-        w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
-        root = np.sqrt(w)[:, None]
-        beta, *_ = np.linalg.lstsq(b * root, h * root, rcond=None)
-        self.coefficients = np.ascontiguousarray(beta.T)  # (8, n_basis)
+        self.coefficients = fit_moments(b, h, weights)  # (8, n_basis)
         return self
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -315,8 +238,7 @@ class AngularCoefficients(BaseStep):
         c = np.clip(y[:, self.cos_theta], -1.0, 1.0)
         phi = y[:, self.phi]
         terms = _terms(c, a)
-        base, a1, b1, a2, b2 = terms
-        g = base + a1 * np.cos(phi) + b1 * np.sin(phi) + a2 * np.cos(2 * phi) + b2 * np.sin(2 * phi)
+        g = terms[0] * fourier_density(phi, terms)  # base · (the φ density × 2π)
         y[:, self.cos_theta] = 2.0 * _cdf_cos(c, a) - 1.0
         y[:, self.phi] = phi + fourier_cdf_shift(phi, terms)
         return y, np.log(0.75) + np.log(g)

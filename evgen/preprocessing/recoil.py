@@ -25,7 +25,7 @@ leading jet's ``p_T``,
 regressed by weighted least squares on a smooth basis in ``ρ = r/(r + r_0)`` and
 ``e = exp(−(p − p_min)/p_0)``, ``ℓ = p_min/p`` (and the terms below), and maps the angle through its conditional CDF
 (a Rosenblatt transform, as :class:`~evgen.preprocessing.angular.AngularCoefficients` does for
-the decay angles)::
+the decay angles; :mod:`evgen.preprocessing.fourier`)::
 
     ψ' = 2π F(ψ | r, p) − π,
 
@@ -53,8 +53,8 @@ from typing import Any
 import numpy as np
 
 from evgen.errors import ConfigError, InputError
-from evgen.preprocessing.angular import fourier_cdf_shift, fourier_density, invert_fourier_cdf
 from evgen.preprocessing.base import BaseStep, as_matrix, register_step
+from evgen.preprocessing.fourier import fit_moments, fourier_cdf_shift, fourier_density, invert_fourier_cdf
 
 __all__ = ["BalanceHarmonics", "balance_angle"]
 
@@ -73,9 +73,14 @@ def _safe(c: np.ndarray) -> np.ndarray:
     return c * np.minimum(1.0, _MAX_MODULATION / np.maximum(total, 1e-300))[:, None]
 
 
+def _fourier_terms(c: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``(base, a_1, b_1, a_2, b_2)`` of :mod:`evgen.preprocessing.fourier` (``base = 1``)."""
+    return (np.ones(len(c)), c[:, 0], c[:, 1], c[:, 2], c[:, 3])
+
+
 @register_step
 class BalanceHarmonics(BaseStep):
-    """``ψ → 2πF(ψ | |B|, p_T,j1) − π`` on the balance direction, ``|B|`` kept.
+    """``ψ → 2πF(ψ | |B|, p_T,j1, …) − π`` on the balance direction, ``|B|`` kept.
 
     Parameters
     ----------
@@ -159,8 +164,8 @@ class BalanceHarmonics(BaseStep):
 
     # -- the conditioning -------------------------------------------------------------
     def basis(self, x: np.ndarray, pt_min: float | None = None) -> np.ndarray:
-        """``(N, k·(degree + 1))``: ``ρ^i × (1, e, e², ℓ)`` (``k = 4``), and the harmonics of
-        ``Δφ`` of jet 2 (``k = 8``)."""
+        """``(N, k·(degree + 1))``: ``ρ^i`` times each of the ``k`` terms (``1, e, e², ℓ``, then
+        those of the optional columns; see the class docstring)."""
         if pt_min is None:
             self._check_fitted()
             pt_min = float(self.pt_min[0])
@@ -195,10 +200,7 @@ class BalanceHarmonics(BaseStep):
             raise InputError(f"{self.kind}: need at least {10 * b.shape[1]} rows to fit; got {len(x)}")
         psi = balance_angle(x[:, self.balance[0]], x[:, self.balance[1]])
         moments = 2.0 * np.stack([np.cos(psi), np.sin(psi), np.cos(2 * psi), np.sin(2 * psi)], axis=1)
-        w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
-        root = np.sqrt(w)[:, None]
-        beta, *_ = np.linalg.lstsq(b * root, moments * root, rcond=None)
-        self.coefficients = np.ascontiguousarray(beta.T)
+        self.coefficients = fit_moments(b, moments, weights)
         self.pt_min = np.array([pt_min])
         return self
 
@@ -209,7 +211,7 @@ class BalanceHarmonics(BaseStep):
         c = self.harmonics(y)
         r = np.hypot(y[:, i], y[:, j])
         psi = balance_angle(y[:, i], y[:, j])
-        terms = (np.ones(len(y)), c[:, 0], c[:, 1], c[:, 2], c[:, 3])
+        terms = _fourier_terms(c)
         g = fourier_density(psi, terms)
         mapped = psi + fourier_cdf_shift(psi, terms)
         y[:, i] = -r * np.cos(mapped)
@@ -222,7 +224,7 @@ class BalanceHarmonics(BaseStep):
         i, j = self.balance
         c = self.harmonics(x)  # |B| and p_T,j1 are what the forward map saw
         r = np.hypot(x[:, i], x[:, j])
-        terms = (np.ones(len(x)), c[:, 0], c[:, 1], c[:, 2], c[:, 3])
+        terms = _fourier_terms(c)
         mapped = balance_angle(x[:, i], x[:, j])
         psi = invert_fourier_cdf(mapped, terms)
         x[:, i] = -r * np.cos(psi)

@@ -182,7 +182,7 @@ def test_the_options_in_the_zjets_chain():
 
 
 def test_newton_inverse_matches_bisection_with_fewer_evaluations():
-    from evgen.preprocessing.angular import bisect_increasing, fourier_cdf_shift, fourier_density
+    from evgen.preprocessing.fourier import bisect_increasing, fourier_cdf_shift, fourier_density
 
     rng = np.random.default_rng(7)
     n = 20_000
