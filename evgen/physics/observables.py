@@ -2,7 +2,9 @@
 
 For events of one jet multiplicity: per-object pT, η, φ, m of μ1, μ2, j1…jn;
 Δφ, Δη, ΔR of every jet pair; the dimuon mass M_μμ; the magnitude of the vector
-sum of all transverse momenta; the jet multiplicity.
+sum of all transverse momenta; the jet multiplicity. Beyond the paper's list, the
+dimuon system's transverse momentum p_T,μμ (the Z's p_T, the first observable of
+every Z+jets measurement) and rapidity y_μμ.
 
 Each function takes :mod:`evgen.events` arrays and returns flat NumPy arrays
 (float64), one value per event.
@@ -24,6 +26,8 @@ __all__ = [
     "ObservableSpec",
     "dimuon_mass",
     "dimuon_mass_column",
+    "dimuon_pt",
+    "dimuon_rapidity",
     "sum_pt",
     "sum_pt_column",
     "observable_columns",
@@ -48,13 +52,18 @@ def _as_float64(values: ak.Array) -> np.ndarray:
     return np.asarray(ak.to_numpy(values), dtype=np.float64)
 
 
-def dimuon_mass_column(events: ak.Array) -> ak.Array:
-    """M_μμ as an awkward column (also on dask-awkward partitions); see :func:`dimuon_mass`."""
+def _dimuon(events: ak.Array) -> ak.Array:
+    """The four-momentum sum of the two leading muons, in float64 (vector ``Momentum4D``)."""
     muons = ak.zip(
         {f: ak.values_astype(events["Muon"][f], np.float64) for f in ("pt", "eta", "phi", "mass")},
         with_name="Momentum4D",
     )
-    return (muons[:, 0] + muons[:, 1]).mass
+    return muons[:, 0] + muons[:, 1]
+
+
+def dimuon_mass_column(events: ak.Array) -> ak.Array:
+    """M_μμ as an awkward column (also on dask-awkward partitions); see :func:`dimuon_mass`."""
+    return _dimuon(events).mass
 
 
 def dimuon_mass(events: ak.Array) -> np.ndarray:
@@ -66,6 +75,22 @@ def dimuon_mass(events: ak.Array) -> np.ndarray:
     if not ak.all(ak.num(events["Muon"], axis=1) >= 2):
         raise InputError("M_μμ needs at least two muons in every event")
     return _as_float64(dimuon_mass_column(events))
+
+
+def dimuon_pt(events: ak.Array) -> np.ndarray:
+    """Transverse momentum of the dimuon system, p_T,μμ = |p⃗_T,μ1 + p⃗_T,μ2| (GeV)."""
+    return _as_float64(_dimuon_columns(events)["pt_mumu"])
+
+
+def dimuon_rapidity(events: ak.Array) -> np.ndarray:
+    """Rapidity of the dimuon system, y_μμ = ½ ln((E + p_z)/(E − p_z)), in float64."""
+    return _as_float64(_dimuon_columns(events)["y_mumu"])
+
+
+def _dimuon_columns(events: ak.Array) -> dict[str, ak.Array]:
+    """p_T,μμ and y_μμ of the two leading muons as awkward columns (float64)."""
+    pair = _dimuon(events)
+    return {"pt_mumu": pair.pt, "y_mumu": pair.rapidity}
 
 
 def sum_pt_column(events: ak.Array) -> ak.Array:
@@ -117,6 +142,7 @@ def observable_columns(events: ak.Array, n: int) -> dict[str, ak.Array]:
                     continue  # fixed muon mass: nothing to validate
                 out[f"{field}_{short}{i + 1}"] = obj[field]
     out["m_mumu"] = dimuon_mass_column(events)
+    out.update(_dimuon_columns(events))
     out["sum_pt"] = sum_pt_column(events)
     out.update(_pair_columns(events, n))
     return out
@@ -147,6 +173,10 @@ def observable_spec(name: str) -> ObservableSpec:
     """Axis label and range of a validation observable named as in :func:`multiplicity_observables`."""
     if name == "m_mumu":
         return ObservableSpec(name, r"$M_{\mu\mu}$ [GeV]", (50.0, 130.0))
+    if name == "pt_mumu":
+        return ObservableSpec(name, r"$p_{T,\mu\mu}$ [GeV]", None, True)
+    if name == "y_mumu":
+        return ObservableSpec(name, r"$y_{\mu\mu}$", (-5.0, 5.0))
     if name == "sum_pt":
         return ObservableSpec(name, r"$|\sum \vec p_T|$ [GeV]", None, True)
     if name == "n_jets":

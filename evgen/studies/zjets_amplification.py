@@ -76,7 +76,7 @@ MIN_MEMBER_TO_TRUTH = 2.0
 OBSERVABLE_GROUPS = {
     "muons": ("pt_mu", "eta_mu", "phi_mu"),
     "jets": ("pt_j", "eta_j", "phi_j", "mass_j"),
-    "Z and balance": ("m_mumu", "sum_pt"),
+    "Z and balance": ("m_mumu", "pt_mumu", "y_mumu", "sum_pt"),
     "jet pairs": ("deta_", "dphi_", "dR_"),
 }
 

@@ -316,6 +316,11 @@ def discriminator_weights(logits: np.ndarray, clip: tuple[float, float] | None =
         return np.exp(np.clip(logits, np.log(lo) if lo > 0 else -np.inf, np.log(hi)))
 
 
+# validation observables beyond Eq. (14)'s inputs (the dimuon system's p_T and rapidity follow
+# from the muons' columns): left out, so classifiers and saved reweighters keep their inputs
+_NOT_CLASSIFIER_INPUTS = frozenset({"pt_mumu", "y_mumu"})
+
+
 def classifier_features(events: ak.Array, multiplicity: int | None = None) -> tuple[np.ndarray, list[str]]:
     r"""Classifier inputs of Eq. (14) for events of one jet multiplicity; toy points as they are.
 
@@ -337,6 +342,8 @@ def classifier_features(events: ak.Array, multiplicity: int | None = None) -> tu
     obs = multiplicity_observables(events, multiplicity)
     names, columns = [], []
     for name, values in obs.items():
+        if name in _NOT_CLASSIFIER_INPUTS:
+            continue
         kind = name.partition("_")[0]
         if kind == "pt":
             names.append(f"log_{name}")

@@ -68,3 +68,31 @@ def test_multiplicity_observables_names_and_check():
     with pytest.raises(InputError, match=r"got events with \[1, 2, 3\] jets"):
         multiplicity_observables(ev, 2)
     assert observable_spec("dR_j1j2").range == (0.0, 8.0)
+
+
+def test_dimuon_pt_and_rapidity_against_hand_computed_four_vectors():
+    """p_T,μμ and y_μμ from px, py, pz, E summed by hand (m_μ = 0.10566 GeV)."""
+    from evgen.physics.observables import dimuon_pt, dimuon_rapidity
+
+    ev = make_collider_events(500, seed=11)
+    mu = ev["Muon"]
+    pt, eta, phi = (ak.to_numpy(mu[f][:, :2]).astype(np.float64) for f in ("pt", "eta", "phi"))
+    m = ak.to_numpy(mu["mass"][:, :2]).astype(np.float64)
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    e = np.sqrt(px**2 + py**2 + pz**2 + m**2)
+    px, py, pz, e = (a.sum(axis=1) for a in (px, py, pz, e))
+    np.testing.assert_allclose(dimuon_pt(ev), np.hypot(px, py), rtol=1e-12)
+    np.testing.assert_allclose(dimuon_rapidity(ev), 0.5 * np.log((e + pz) / (e - pz)), rtol=1e-9, atol=1e-12)
+    obs = multiplicity_observables(select_multiplicity(ev, 1), 1)
+    np.testing.assert_array_equal(obs["pt_mumu"], dimuon_pt(select_multiplicity(ev, 1)))
+    assert observable_spec("pt_mumu").log and observable_spec("y_mumu").range == (-5.0, 5.0)
+
+
+def test_classifier_inputs_leave_out_the_dimuon_system():
+    """Eq. (14)'s inputs unchanged by the added observables: saved reweighters keep their width."""
+    from evgen.validation.classifier import classifier_features
+
+    ev = select_multiplicity(make_collider_events(200, seed=3), 2)
+    _, names = classifier_features(ev, 2)
+    assert not {"log_pt_mumu", "pt_mumu", "y_mumu"} & set(names)
+    assert len(names) == 3 * 2 + 4 * 2 + 1 + 1  # μ: log p_T, η, φ; j: log p_T, η, φ, m; M_μμ; ΔR_j1j2
