@@ -175,10 +175,6 @@ class ZJetsFeatures:
         """``M_μμ`` of every row of a feature matrix."""
         return feature_dimuon_mass(x, self.muon_mass)
 
-    def dimuon_pt(self, x: np.ndarray) -> np.ndarray:
-        """``p_T,μμ`` of every row from the muon columns (``mu2_dphi`` is measured from muon 1)."""
-        return np.hypot(x[:, 0] + x[:, 2] * np.cos(x[:, 4]), x[:, 2] * np.sin(x[:, 4]))
-
     def log_jacobian(self, events: ak.Array, source: str = "events") -> np.ndarray:
         """``log |det|`` of the map to the paper's coordinates: zero, these are them."""
         return np.zeros(len(events))

@@ -263,13 +263,6 @@ class ZJetsPhysicsFeatures:
         """``M_μμ`` of every row: the inverse Breit–Wigner map of ``m_bw``."""
         return breit_wigner_inverse(x[:, 0], minimum=2 * self.muon_mass)
 
-    def dimuon_pt(self, x: np.ndarray) -> np.ndarray:
-        """``p_T,μμ`` of every row: ``|B − Σ p_T,jets|`` (balance and jets along/across jet 1)."""
-        further = x[:, 9:].reshape(len(x), self.n_jets - 1, 4)  # pt, eta, dphi, mass of jets 2, 3
-        qx = x[:, 4] - x[:, 6] - np.sum(further[:, :, 0] * np.cos(further[:, :, 2]), axis=1)
-        qy = x[:, 5] - np.sum(further[:, :, 0] * np.sin(further[:, :, 2]), axis=1)
-        return np.hypot(qx, qy)
-
     def jet_pair_delta_r(self, x: np.ndarray) -> np.ndarray:
         """``(N, pairs)`` ΔR of every jet pair (for the magic transform, Eq. 8–9)."""
         return feature_pair_delta_r(x, self.names, self.n_jets)

@@ -3,7 +3,7 @@
 Sections: top-level ``seed``; ``[base]`` (the μμj network) and ``[jets]`` (the
 small networks for the 2nd and 3rd jet); ``[training]``
 (:class:`evgen.training.TrainConfig`); ``[magic]`` (:class:`evgen.physics.magic.MagicTransform`);
-``[mass_step]`` (:class:`evgen.mass_step.MassStep`); ``[recoil_dip]`` (:class:`evgen.recoil_dip.RecoilDip`);
+``[mass_step]`` (:class:`evgen.mass_step.MassStep`);
 ``[preprocessing]``; ``[reflection]`` (:class:`ReflectionConfig`); ``[calibration]``
 (:class:`CalibrationConfig`); ``[data]``. Defaults are Table 1 of Precision Enthusiasts.
 """
@@ -26,7 +26,6 @@ from evgen.preprocessing.zjets import (
     JET_SEPARATION_FORMS,
     open_pair_mask,
 )
-from evgen.recoil_dip import RecoilDip
 from evgen.training.config import TrainConfig, from_mapping, invalid, to_dict
 
 __all__ = [
@@ -381,7 +380,6 @@ class ZJetsINNConfig:
     training: TrainConfig = field(default_factory=TrainConfig)
     magic: MagicTransform = field(default_factory=MagicTransform)
     mass_step: MassStep = field(default_factory=MassStep)
-    recoil_dip: RecoilDip = field(default_factory=RecoilDip)
     preprocessing: PreprocessingConfig = field(default_factory=PreprocessingConfig)
     reflection: ReflectionConfig = field(default_factory=ReflectionConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)

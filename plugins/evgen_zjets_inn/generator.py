@@ -36,7 +36,7 @@ from evgen.events import concatenate, n_jets, training_weights
 from evgen.files import atomic_write
 from evgen.generation.run_dir import RunDir
 from evgen.interfaces import Generator
-from evgen.physics.observables import dimuon_mass, dimuon_pt
+from evgen.physics.observables import dimuon_mass
 from evgen.physics.reflection import mirror, mirror_some, reflect, reflect_some, symmetrised_log_prob
 from evgen.preprocessing.calibration import MarginalCalibration
 from evgen.preprocessing.steps import Whiten
@@ -109,8 +109,6 @@ class ZJetsINN(Generator):
         self.fractions: dict[int, float] = {}
         self.magic_norm: dict[int, float] = {}
         self.mass_step_ratio: dict[int, float] = dict.fromkeys(MULTIPLICITIES, 1.0)
-        #: The power of the recoil-dip weights per multiplicity (:mod:`evgen.recoil_dip`); 0: none.
-        self.recoil_dip_power: dict[int, float] = dict.fromkeys(MULTIPLICITIES, 0.0)
         #: The training sample's largest jet |η| (its acceptance); generated rows beyond it are
         #: redrawn. ``None`` (run directories written before it existed): no cut.
         self.jet_eta_max: float | None = None
@@ -336,8 +334,7 @@ class ZJetsINN(Generator):
         self, events: ak.Array, w_all: np.ndarray, train: np.ndarray, images: np.ndarray | None = None
     ) -> tuple[ZJetsPreprocessing, np.ndarray]:
         """Fit on the training events what is not a network: the preprocessing, the multiplicity
-        fractions, the muon charges, the mass-step ratio and the recoil-dip powers; the preprocessing
-        and the jet counts.
+        fractions, the muon charges and the mass-step ratio; the preprocessing and the jet counts.
         With ``[reflection] mirror`` (``images`` marks the mirror images) they are fitted on the
         events without their mirror images, as without the mirror."""
         cfg = self.config
@@ -346,9 +343,6 @@ class ZJetsINN(Generator):
         pre = ZJetsPreprocessing(**cfg.preprocessing.kwargs())
         fit_weights = w_all[train]
         self.mass_step_ratio = self._fit_mass_step(events[train], w_all[train])
-        self.recoil_dip_power = cfg.recoil_dip.fit_powers(
-            dimuon_pt(events[train]), w_all[train], n_jets(events[train]), MULTIPLICITIES
-        )
         if cfg.preprocessing.gaussianize:
             # Gaussianize fits the marginals: give it the density the networks learn, the event
             # weights times the magic and mass-step training weights
@@ -513,19 +507,17 @@ class ZJetsINN(Generator):
     @property
     def _reweighted(self) -> bool:
         """Whether events carry weights: the magic transform and/or the mass-step weights."""
-        return self.config.magic.enabled or self.config.mass_step.enabled or self.config.recoil_dip.enabled
+        return self.config.magic.enabled or self.config.mass_step.enabled
 
     def _training_event_weights(self, features: Any, x: np.ndarray) -> np.ndarray:
-        """Eq. (8) times the mass-step (:mod:`evgen.mass_step`) and recoil-dip
-        (:mod:`evgen.recoil_dip`) weights of feature rows ``x``."""
+        """Eq. (8) times the mass-step weights (:mod:`evgen.mass_step`) of feature rows ``x``."""
         open_dr, mapped_dr = self._pair_delta_r(features, x)
         weights = self.config.magic.training_weights(open_dr) * self.config.magic.mapped_training_weights(
             mapped_dr
         )
         ratio = self.mass_step_ratio[features.n_jets]
         step = self.config.mass_step.training_weights(features.dimuon_mass(x), ratio)
-        power = self.recoil_dip_power[features.n_jets]
-        return weights * step * self.config.recoil_dip.training_weights(features.dimuon_pt(x), power)
+        return weights * step
 
     def _pair_delta_r(self, features: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ΔR of the jet pairs the magic transform weights (Eq. 8, 9) and of those whose hole the
@@ -536,16 +528,14 @@ class ZJetsINN(Generator):
         return np.where(is_open, pair_dr, np.inf), np.where(is_open, np.inf, pair_dr)
 
     def _generation_event_weights(self, features: Any, x: np.ndarray) -> np.ndarray:
-        """Eq. (9) times the inverse mass-step and recoil-dip weights, before the per-multiplicity
-        normalisation."""
+        """Eq. (9) times the inverse mass-step weights, before the per-multiplicity normalisation."""
         open_dr, mapped_dr = self._pair_delta_r(features, x)
         weights = self.config.magic.generation_weights(open_dr) * self.config.magic.mapped_generation_weights(
             mapped_dr
         )
         ratio = self.mass_step_ratio[features.n_jets]
         step = self.config.mass_step.generation_weights(features.dimuon_mass(x), ratio)
-        power = self.recoil_dip_power[features.n_jets]
-        return weights * step * self.config.recoil_dip.generation_weights(features.dimuon_pt(x), power)
+        return weights * step
 
     def _magic_normalisation(self, seed: int) -> dict[int, float]:
         """Per multiplicity, ``1 / ⟨f̃⟩`` over ``MAGIC_NORMALISATION_EVENTS`` generated events.
@@ -753,7 +743,6 @@ class ZJetsINN(Generator):
             "fractions": {str(k): v for k, v in self.fractions.items()},
             "magic_normalisation": {str(k): v for k, v in self.magic_norm.items()},
             "mass_step_ratio": {str(k): v for k, v in self.mass_step_ratio.items()},
-            "recoil_dip_power": {str(k): v for k, v in self.recoil_dip_power.items()},
             "jet_eta_max": self.jet_eta_max,
             "charge": self.charge,
             "info": self.info,
@@ -796,8 +785,6 @@ class ZJetsINN(Generator):
             if isinstance(ratio, dict)
             else dict.fromkeys(MULTIPLICITIES, float(ratio))
         )
-        power = state.get("recoil_dip_power", {})  # runs written before the option: no weights
-        self.recoil_dip_power = {n: float(power.get(str(n), 0.0)) for n in MULTIPLICITIES}
         eta_max = state.get("jet_eta_max")
         self.jet_eta_max = None if eta_max is None else float(eta_max)
         self.info = state.get("info", {})

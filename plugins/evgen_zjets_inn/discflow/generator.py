@@ -156,7 +156,6 @@ class DiscFlow(ZJetsINN):
             preprocessing=source.config.preprocessing,
             magic=source.config.magic,
             mass_step=source.config.mass_step,
-            recoil_dip=source.config.recoil_dip,
             # the source's networks sample, so its generation rule comes along (a symmetrised INN
             # stays symmetrised); the joint phase itself trains on the events as they are
             reflection=dataclasses.replace(
@@ -164,7 +163,6 @@ class DiscFlow(ZJetsINN):
             ),
         )
         self.mass_step_ratio = dict(source.mass_step_ratio)
-        self.recoil_dip_power = dict(source.recoil_dip_power)
         self.jet_eta_max = source.jet_eta_max
         self.model = source.model
         self.preprocessing = source.preprocessing

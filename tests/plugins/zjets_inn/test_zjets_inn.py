@@ -341,37 +341,6 @@ def test_mass_step_weights_are_fitted_applied_and_saved(tmp_path, one_torch_thre
         np.testing.assert_allclose(w[(k == n) & (ms < 50)], old.magic_norm[n] / 3.25)
 
 
-def test_recoil_dip_weights_are_fitted_applied_and_saved(tmp_path, one_torch_thread):
-    """[recoil_dip]: powers fitted per multiplicity on the training events, 1/w(q_T) on every
-    generated event, stored in the run; runs written before the option load without weights."""
-    from evgen import plugins
-    from evgen.physics.observables import dimuon_pt
-    from evgen.recoil_dip import RecoilDip
-
-    events = read_events(plugins.get_dataset("zjets-small").path)[:8000]
-    dip = {"scale": 30.0}
-    gen = ZJetsINN(TINY, training={"epochs": 1}, recoil_dip=dip, magic={"enabled": False})
-    gen.fit(events, progress=False)
-    expected = RecoilDip(**dip).fit_powers(dimuon_pt(events), None, n_jets(events), (1, 2, 3))
-    assert gen.recoil_dip_power[1] == pytest.approx(expected[1], abs=0.3) and gen.recoil_dip_power[1] > 1
-    assert gen.recoil_dip_power[3] == 0.0  # too few 3-jet events: no weights
-    sample = gen.sample(3000, seed=1)
-    w, q, k = ak.to_numpy(sample.weight), dimuon_pt(sample), n_jets(sample)
-    for n in (1, 2, 3):
-        sel = k == n
-        want = gen.magic_norm[n] * RecoilDip(**dip).generation_weights(q[sel], gen.recoil_dip_power[n])
-        np.testing.assert_allclose(w[sel], want, rtol=1e-5)
-    assert w[k == 1].min() < 0.5 * w[k == 1].max()  # the dip's weights vary
-    gen.save(tmp_path / "run")
-    again = load_generator(tmp_path / "run")
-    assert again.recoil_dip_power == gen.recoil_dip_power
-    state_file = tmp_path / "run" / "model.json"
-    state = json.loads(state_file.read_text())
-    del state["recoil_dip_power"]
-    state_file.write_text(json.dumps(state))
-    assert load_generator(tmp_path / "run").recoil_dip_power == {1: 0.0, 2: 0.0, 3: 0.0}
-
-
 def test_with_the_separation_map_only_the_open_jet_pair_carries_magic_weights(one_torch_thread):
     from evgen import plugins
     from evgen.physics.magic import generation_weights, jet_pair_delta_r
