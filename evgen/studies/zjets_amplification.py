@@ -72,7 +72,8 @@ BULK_FRACTION = 0.005
 #: sampling noise is as large as the truth's; subtracting it from the members' spread leaves a noisy
 #: σ_pred and the 68 % intervals over-cover (0.79 with 4 members at a ratio of 0.6).
 MIN_MEMBER_TO_TRUTH = 2.0
-#: Observable groups of the amplification figure, by name prefix.
+#: Observable groups of the amplification figure, by name prefix (the longest prefix that
+#: matches decides: ``pt_mumu``, the dimuon system, is not a muon's ``pt_mu``).
 OBSERVABLE_GROUPS = {
     "muons": ("pt_mu", "eta_mu", "phi_mu"),
     "jets": ("pt_j", "eta_j", "phi_j", "mass_j"),
@@ -83,10 +84,13 @@ OBSERVABLE_GROUPS = {
 
 def observable_group(name: str) -> str:
     """The :data:`OBSERVABLE_GROUPS` entry of an observable name."""
-    for group, prefixes in OBSERVABLE_GROUPS.items():
-        if name.startswith(prefixes):
-            return group
-    return "other"
+    matches = [
+        (len(p), group)
+        for group, prefixes in OBSERVABLE_GROUPS.items()
+        for p in prefixes
+        if name.startswith(p)
+    ]
+    return max(matches)[1] if matches else "other"
 
 
 def _edges(truth: ak.Array) -> dict[tuple[int, str], np.ndarray]:

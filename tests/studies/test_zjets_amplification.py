@@ -81,6 +81,8 @@ def test_coverage_holds_where_the_truth_files_statistics_dominate_the_band():
 def test_groups_members_and_bad_input():
     assert observable_group("dR_j1j2") == "jet pairs" and observable_group("m_mumu") == "Z and balance"
     assert observable_group("pt_mu2") == "muons" and observable_group("mass_j3") == "jets"
+    # the dimuon system is the Z, not a muon: p_T,μμ and y_μμ sit with M_μμ
+    assert observable_group("pt_mumu") == observable_group("y_mumu") == "Z and balance"
     with pytest.raises(ConfigError, match="N:RUN_GLOB"):
         parse_members("runs/a*")
     with pytest.raises(InputError, match="no run directory"):
