@@ -79,12 +79,12 @@ def dimuon_mass(events: ak.Array) -> np.ndarray:
 
 def dimuon_pt(events: ak.Array) -> np.ndarray:
     """Transverse momentum of the dimuon system, p_T,μμ = |p⃗_T,μ1 + p⃗_T,μ2| (GeV)."""
-    return _as_float64(_dimuon_columns(events)["pt_mumu"])
+    return _as_float64(_dimuon(events).pt)
 
 
 def dimuon_rapidity(events: ak.Array) -> np.ndarray:
     """Rapidity of the dimuon system, y_μμ = ½ ln((E + p_z)/(E − p_z)), in float64."""
-    return _as_float64(_dimuon_columns(events)["y_mumu"])
+    return _as_float64(_dimuon(events).rapidity)
 
 
 def _dimuon_columns(events: ak.Array) -> dict[str, ak.Array]:
