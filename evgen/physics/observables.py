@@ -72,19 +72,25 @@ def dimuon_mass(events: ak.Array) -> np.ndarray:
     Computed in float64: in float32 the cancellation in E² − |p|² costs up to
     0.2 % of M_μμ for forward muons (|η| ≳ 5), more than the Z width allows.
     """
-    if not ak.all(ak.num(events["Muon"], axis=1) >= 2):
-        raise InputError("M_μμ needs at least two muons in every event")
+    _check_two_muons(events, "M_μμ")
     return _as_float64(dimuon_mass_column(events))
 
 
 def dimuon_pt(events: ak.Array) -> np.ndarray:
     """Transverse momentum of the dimuon system, p_T,μμ = |p⃗_T,μ1 + p⃗_T,μ2| (GeV)."""
+    _check_two_muons(events, "p_T,μμ")
     return _as_float64(_dimuon(events).pt)
 
 
 def dimuon_rapidity(events: ak.Array) -> np.ndarray:
     """Rapidity of the dimuon system, y_μμ = ½ ln((E + p_z)/(E − p_z)), in float64."""
+    _check_two_muons(events, "y_μμ")
     return _as_float64(_dimuon(events).rapidity)
+
+
+def _check_two_muons(events: ak.Array, what: str) -> None:
+    if not ak.all(ak.num(events["Muon"], axis=1) >= 2):
+        raise InputError(f"{what} needs at least two muons in every event")
 
 
 def _dimuon_columns(events: ak.Array) -> dict[str, ak.Array]:

@@ -86,6 +86,10 @@ def test_dimuon_pt_and_rapidity_against_hand_computed_four_vectors():
     obs = multiplicity_observables(select_multiplicity(ev, 1), 1)
     np.testing.assert_array_equal(obs["pt_mumu"], dimuon_pt(select_multiplicity(ev, 1)))
     assert observable_spec("pt_mumu").log and observable_spec("y_mumu").range == (-5.0, 5.0)
+    one_muon = ak.with_field(ev, ev["Muon"][:, :1], "Muon")
+    for f, what in ((dimuon_pt, "p_T,μμ"), (dimuon_rapidity, "y_μμ")):
+        with pytest.raises(InputError, match=f"{what} needs at least two muons"):
+            f(one_muon)
 
 
 def test_classifier_inputs_leave_out_the_dimuon_system():
