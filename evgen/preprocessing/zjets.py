@@ -50,6 +50,7 @@ __all__ = [
     "MUON_MASS",
     "MULTIPLICITIES",
     "COORDINATES",
+    "BALANCE_CUTS",
     "BALANCE_FORMS",
     "JET_ETA_FORMS",
     "JET_SEPARATION_FORMS",
@@ -66,6 +67,8 @@ __all__ = [
 COORDINATES = ("particles", "physics")
 #: How the balance enters (physics coordinates): ``asinh`` of its components, or ``log |B|`` and its angle.
 BALANCE_FORMS = ("cartesian", "polar")
+#: Where the polar balance angle has its cut (mapped to ±∞): along the leading jet, or opposite it.
+BALANCE_CUTS = ("along-jet", "opposite-jet")
 #: How the further jets' pseudorapidities enter: as they are, or as ``η_k − η_1``.
 JET_ETA_FORMS = ("absolute", "relative")
 #: Whether the coordinates close the ``ΔR < R`` hole around a jet (:class:`SeparationMap`).
@@ -167,6 +170,13 @@ class ZJetsPreprocessing:
         ``"polar"``: ``(log |B|, atanh(φ_B/π))`` with ``φ_B`` from the direction opposite
         the leading jet (:class:`~evgen.preprocessing.steps.LogPolar`), which removes the
         cusp of the balance density at ``B = 0`` (physics coordinates only).
+    balance_cut
+        Where the polar angle's cut (``φ_B = ±π``, mapped to ``±∞``) lies: ``"along-jet"``
+        (saved runs before the choice; where the raw balance points least often), or
+        ``"opposite-jet"``. Balance along the jet with ``|B| ≈ p_T,j1`` is a Z at low ``p_T``
+        (``p⃗_T,μμ = B⃗ − Σ p⃗_T,jets``): with the cut along the jet that region is split
+        between the two far ends of the angle's axis. With ``balance_harmonics`` the mapped
+        angle is nearly uniform, so no valley is lost by moving the cut.
     jet_eta
         ``"absolute"``: every jet's ``η``; ``"relative"``: the further jets' ``η_k − η_1``
         (:class:`~evgen.preprocessing.steps.RelativeTo`, before the ``p_T`` logs), which
@@ -205,6 +215,10 @@ class ZJetsPreprocessing:
         Factor the balance direction's dependence on ``|B|`` and the leading jet's ``p_T`` out
         with its azimuthal harmonics (:class:`~evgen.preprocessing.recoil.BalanceHarmonics`,
         physics coordinates only).
+    balance_recoil
+        With ``balance_harmonics``: the harmonics also depend on the direction of the jets' vector
+        sum (two or more jets; the ``recoil`` terms of
+        :class:`~evgen.preprocessing.recoil.BalanceHarmonics`).
     """
 
     def __init__(
@@ -220,6 +234,7 @@ class ZJetsPreprocessing:
         decay_frame: str = "collins-soper",
         gaussianize: bool = False,
         balance: str = "cartesian",
+        balance_cut: str = "along-jet",
         jet_eta: str = "absolute",
         jet_separation: str = "none",
         jet3_reference: str = "j1",
@@ -228,6 +243,7 @@ class ZJetsPreprocessing:
         jet_eta_bound: float = 0.0,
         angular_coefficients: bool = False,
         balance_harmonics: bool = False,
+        balance_recoil: bool = False,
     ) -> None:
         if whitening not in ("cholesky", "pca", "none"):
             raise ConfigError(f"whitening must be 'cholesky', 'pca' or 'none'; got {whitening!r}")
@@ -269,6 +285,11 @@ class ZJetsPreprocessing:
         if not 0 < jet_radius < np.pi:
             raise ConfigError(f"jet_radius must lie in (0, π); got {jet_radius!r}")
         self.balance = balance
+        if balance_cut not in BALANCE_CUTS:
+            raise ConfigError(f"balance_cut must be one of {list(BALANCE_CUTS)}; got {balance_cut!r}")
+        if balance_cut != "along-jet" and balance != "polar":
+            raise ConfigError(f"balance_cut = {balance_cut!r} needs balance = 'polar' (the cut of its angle)")
+        self.balance_cut = balance_cut
         self.jet_eta = jet_eta
         self.jet_separation = jet_separation
         self.jet3_reference = jet3_reference
@@ -288,6 +309,11 @@ class ZJetsPreprocessing:
         if balance_harmonics and coordinates != "physics":
             raise ConfigError("balance_harmonics needs coordinates = 'physics' (the balance columns)")
         self.balance_harmonics = bool(balance_harmonics)
+        if balance_recoil and not balance_harmonics:
+            raise ConfigError(
+                "balance_recoil needs balance_harmonics = true (it adds terms to its harmonics)"
+            )
+        self.balance_recoil = bool(balance_recoil)
         self.charged = True
         if jet_mass_shift is not None and not jet_mass_shift > 0:
             raise ConfigError(f"jet_mass_shift must be positive or None; got {jet_mass_shift!r}")
@@ -315,14 +341,14 @@ class ZJetsPreprocessing:
             angular = [AngularCoefficients.for_features(f)]
         if self.coordinates == "physics" and self.balance_harmonics:
             # after the decay angles' step, which reads q_T from the balance as measured
-            angular.append(BalanceHarmonics.for_features(f))
+            angular.append(BalanceHarmonics.for_features(f, recoil=self.balance_recoil))
         if self.coordinates == "physics":
             physics = [
                 AtanhScale(f.columns("breit_wigner"), scale=np.pi / 2),
                 AtanhScale(f.columns("cos_theta"), scale=1.0),
                 # polar: the angle from the direction opposite the leading jet, so its cut at
                 # ±π lies along the jet, where the balance points least often
-                LogPolar(f.columns("balance"), reference=np.pi)
+                LogPolar(f.columns("balance"), reference=np.pi if self.balance_cut == "along-jet" else 0.0)
                 if self.balance == "polar"
                 else AsinhScale(f.columns("balance"), scale=self.balance_scale),
             ]
@@ -486,6 +512,7 @@ class ZJetsPreprocessing:
             "decay_frame": self.decay_frame,
             "gaussianize": self.gaussianize,
             "balance": self.balance,
+            "balance_cut": self.balance_cut,
             "jet_eta": self.jet_eta,
             "jet_separation": self.jet_separation,
             "jet3_reference": self.jet3_reference,
@@ -494,6 +521,7 @@ class ZJetsPreprocessing:
             "jet_eta_bound": self.jet_eta_bound,
             "angular_coefficients": self.angular_coefficients,
             "balance_harmonics": self.balance_harmonics,
+            "balance_recoil": self.balance_recoil,
         }
 
     def save(self, path: str | Path) -> None:

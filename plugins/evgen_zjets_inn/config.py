@@ -19,6 +19,7 @@ from evgen.mass_step import MassStep
 from evgen.physics.magic import MagicTransform
 from evgen.preprocessing.resonance import DECAY_FRAMES
 from evgen.preprocessing.zjets import (
+    BALANCE_CUTS,
     BALANCE_FORMS,
     COORDINATES,
     JET3_REFERENCES,
@@ -128,6 +129,9 @@ class PreprocessingConfig:
     balance
         ``"cartesian"`` (``asinh`` of the two components) or ``"polar"`` (``log |B|`` and its
         angle, :class:`evgen.preprocessing.steps.LogPolar`; physics coordinates).
+    balance_cut
+        Where the polar angle's cut lies: ``"along-jet"`` or ``"opposite-jet"`` (with
+        ``balance = "polar"``; :class:`evgen.preprocessing.ZJetsPreprocessing`).
     jet_eta
         ``"absolute"`` or ``"relative"`` (``η_k − η_1`` for the further jets).
     jet_separation
@@ -155,6 +159,10 @@ class PreprocessingConfig:
         Factor the balance direction's dependence on ``|B|`` and ``p_T,j1`` out with its
         azimuthal harmonics (:class:`evgen.preprocessing.recoil.BalanceHarmonics`; physics
         coordinates).
+    balance_recoil
+        With ``balance_harmonics``: the harmonics also depend on the direction of the jets'
+        vector sum, with two or more jets (the ``recoil`` terms of
+        :class:`evgen.preprocessing.recoil.BalanceHarmonics`).
     """
 
     jet_pt_min: float = 20.0
@@ -167,6 +175,7 @@ class PreprocessingConfig:
     decay_frame: str = "collins-soper"
     gaussianize: bool = False
     balance: str = "cartesian"
+    balance_cut: str = "along-jet"
     jet_eta: str = "absolute"
     jet_separation: str = "none"
     jet3_reference: str = "j1"
@@ -175,6 +184,7 @@ class PreprocessingConfig:
     jet_eta_bound: float = 0.0
     angular_coefficients: bool = False
     balance_harmonics: bool = False
+    balance_recoil: bool = False
 
     def __post_init__(self) -> None:
         if self.coordinates not in COORDINATES:
@@ -187,6 +197,10 @@ class PreprocessingConfig:
             raise invalid("balance", self.balance, f"expected one of {list(BALANCE_FORMS)}")
         if self.balance == "polar" and self.coordinates != "physics":
             raise invalid("balance", self.balance, "needs coordinates = 'physics'")
+        if self.balance_cut not in BALANCE_CUTS:
+            raise invalid("balance_cut", self.balance_cut, f"expected one of {list(BALANCE_CUTS)}")
+        if self.balance_cut != "along-jet" and self.balance != "polar":
+            raise invalid("balance_cut", self.balance_cut, "needs balance = 'polar'")
         if self.jet_eta not in JET_ETA_FORMS:
             raise invalid("jet_eta", self.jet_eta, f"expected one of {list(JET_ETA_FORMS)}")
         if self.jet_separation not in JET_SEPARATION_FORMS:
@@ -216,6 +230,8 @@ class PreprocessingConfig:
             raise invalid("angular_coefficients", self.angular_coefficients, "needs coordinates = 'physics'")
         if self.balance_harmonics and self.coordinates != "physics":
             raise invalid("balance_harmonics", self.balance_harmonics, "needs coordinates = 'physics'")
+        if self.balance_recoil and not self.balance_harmonics:
+            raise invalid("balance_recoil", self.balance_recoil, "needs balance_harmonics = true")
         if self.jet_mass not in ("log", "linear"):
             raise invalid("jet_mass", self.jet_mass, "expected 'log' or 'linear'")
         if not self.jet_mass_shift > 0:
@@ -237,6 +253,7 @@ class PreprocessingConfig:
             "decay_frame": self.decay_frame,
             "gaussianize": self.gaussianize,
             "balance": self.balance,
+            "balance_cut": self.balance_cut,
             "jet_eta": self.jet_eta,
             "jet_separation": self.jet_separation,
             "jet3_reference": self.jet3_reference,
@@ -245,6 +262,7 @@ class PreprocessingConfig:
             "jet_eta_bound": self.jet_eta_bound,
             "angular_coefficients": self.angular_coefficients,
             "balance_harmonics": self.balance_harmonics,
+            "balance_recoil": self.balance_recoil,
         }
 
     def open_pair_mask(self, pair_dr: Any) -> Any:
