@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from evgen.preprocessing.base import BaseStep, Chain, Step, register_step, step_kinds
+from evgen.preprocessing.ordering import PtOrdering
 from evgen.preprocessing.radial import RadialEqualize
 from evgen.preprocessing.recoil import BalanceHarmonics
 from evgen.preprocessing.steps import (
@@ -45,6 +46,7 @@ __all__ = [
     "SeparationMap",
     "RadialEqualize",
     "BalanceHarmonics",
+    "PtOrdering",
     "ThirdJetSeparation",
     "ThirdJetEqualize",
     "ZJetsPhysicsFeatures",

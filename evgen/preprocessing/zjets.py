@@ -22,6 +22,7 @@ from evgen.errors import ConfigError, InputError
 from evgen.events import n_jets
 from evgen.preprocessing.angular import AngularCoefficients
 from evgen.preprocessing.base import Chain, load_state, save_state
+from evgen.preprocessing.ordering import PtOrdering
 from evgen.preprocessing.radial import RadialEqualize
 from evgen.preprocessing.recoil import BalanceHarmonics
 from evgen.preprocessing.resonance import DECAY_FRAMES
@@ -219,6 +220,11 @@ class ZJetsPreprocessing:
         With ``balance_harmonics``: the harmonics also depend on the direction of the jets' vector
         sum (two or more jets; the ``recoil`` terms of
         :class:`~evgen.preprocessing.recoil.BalanceHarmonics`).
+    jet_pt_order
+        The further jets' ``p_T`` between the threshold and the jet before them, through a
+        logit (:class:`~evgen.preprocessing.ordering.PtOrdering`), instead of
+        ``log(p_T − p_min)``: the ordering edge ``p_T,k = p_T,k−1`` at infinity, so generated
+        jets stay in ``p_T`` order.
     """
 
     def __init__(
@@ -244,6 +250,7 @@ class ZJetsPreprocessing:
         angular_coefficients: bool = False,
         balance_harmonics: bool = False,
         balance_recoil: bool = False,
+        jet_pt_order: bool = False,
     ) -> None:
         if whitening not in ("cholesky", "pca", "none"):
             raise ConfigError(f"whitening must be 'cholesky', 'pca' or 'none'; got {whitening!r}")
@@ -314,6 +321,7 @@ class ZJetsPreprocessing:
                 "balance_recoil needs balance_harmonics = true (it adds terms to its harmonics)"
             )
         self.balance_recoil = bool(balance_recoil)
+        self.jet_pt_order = bool(jet_pt_order)
         self.charged = True
         if jet_mass_shift is not None and not jet_mass_shift > 0:
             raise ConfigError(f"jet_mass_shift must be positive or None; got {jet_mass_shift!r}")
@@ -353,8 +361,13 @@ class ZJetsPreprocessing:
                 else AsinhScale(f.columns("balance"), scale=self.balance_scale),
             ]
         relative = self._relative_positions(f, n)
-        log_cols = f.columns("muon_pt") + f.columns("jet_pt")
-        minima = [self.muon_pt_min] * len(f.columns("muon_pt")) + [self.jet_pt_min] * len(f.columns("jet_pt"))
+        jet_pt = f.columns("jet_pt")
+        ordering = []
+        if self.jet_pt_order and len(jet_pt) >= 2:
+            ordering = [PtOrdering(jet_pt, minimum=self.jet_pt_min)]
+            jet_pt = jet_pt[:1]  # the further jets' p_T are mapped by the ordering step
+        log_cols = f.columns("muon_pt") + jet_pt
+        minima = [self.muon_pt_min] * len(f.columns("muon_pt")) + [self.jet_pt_min] * len(jet_pt)
         if self.jet_mass_shift is not None:
             log_cols += f.columns("jet_mass")
             minima += [-self.jet_mass_shift] * len(f.columns("jet_mass"))
@@ -363,6 +376,7 @@ class ZJetsPreprocessing:
             *angular,
             *relative,
             *self._eta_bound(f),
+            *ordering,
             LogShift([log_cols[i] for i in order], [minima[i] for i in order]),
             AtanhScale(f.columns("dphi")),
             *physics,
@@ -465,6 +479,13 @@ class ZJetsPreprocessing:
                     f"{source}: a {kind.replace('_', ' ')} of {low:.4g} GeV lies below {option}={threshold} GeV; "
                     f"lower preprocessing.{option} (or apply the cut to the sample)"
                 )
+        pts = x[:, f.columns("jet_pt")]
+        if self.jet_pt_order and n >= 2 and (pts[:, 1:] > pts[:, :-1]).any():
+            row = int(np.nonzero((pts[:, 1:] > pts[:, :-1]).any(axis=1))[0][0])
+            raise InputError(
+                f"{source}: jets not in decreasing p_T ({n}-jet event {row}: p_T = {np.round(pts[row], 4).tolist()} GeV); "
+                "jet_pt_order needs ordered jets: sort them, or set preprocessing.jet_pt_order = false"
+            )
 
     # -- mapping ------------------------------------------------------------------
     def forward(
@@ -522,6 +543,7 @@ class ZJetsPreprocessing:
             "angular_coefficients": self.angular_coefficients,
             "balance_harmonics": self.balance_harmonics,
             "balance_recoil": self.balance_recoil,
+            "jet_pt_order": self.jet_pt_order,
         }
 
     def save(self, path: str | Path) -> None:

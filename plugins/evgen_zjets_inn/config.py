@@ -163,6 +163,9 @@ class PreprocessingConfig:
         With ``balance_harmonics``: the harmonics also depend on the direction of the jets'
         vector sum, with two or more jets (the ``recoil`` terms of
         :class:`evgen.preprocessing.recoil.BalanceHarmonics`).
+    jet_pt_order
+        The further jets' ``p_T`` between the threshold and the jet before them, through a
+        logit (:class:`evgen.preprocessing.ordering.PtOrdering`): generated jets stay ordered.
     """
 
     jet_pt_min: float = 20.0
@@ -185,6 +188,7 @@ class PreprocessingConfig:
     angular_coefficients: bool = False
     balance_harmonics: bool = False
     balance_recoil: bool = False
+    jet_pt_order: bool = False
 
     def __post_init__(self) -> None:
         if self.coordinates not in COORDINATES:
@@ -263,6 +267,7 @@ class PreprocessingConfig:
             "angular_coefficients": self.angular_coefficients,
             "balance_harmonics": self.balance_harmonics,
             "balance_recoil": self.balance_recoil,
+            "jet_pt_order": self.jet_pt_order,
         }
 
     def open_pair_mask(self, pair_dr: Any) -> Any:
