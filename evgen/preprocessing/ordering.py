@@ -4,9 +4,10 @@ Jets are stored in decreasing ``p_T``, so jet ``k`` lives in ``p_min ≤ p_T,k �
 paper's ``log(p_T,k − p_min)`` leaves the upper edge hard and moving with the jet before, and
 the density does not vanish there: in the shared Pythia sample 2.5 % of the 2-jet events have
 ``p_T,j2 > 0.98 p_T,j1`` (a balanced dijet, whose vector sum is small and whose Z is soft). A
-flow of smooth splines smears such an edge: the CPU recipe put 0.7–0.9 % of its 2-jet events
-and 1.1–1.3 % of its 3-jet events beyond it (``p_T,j2 > p_T,j1``), 1.6–1.7 % of the 3-jet
-events had ``p_T,j3 > p_T,j2``, and 1.9 % instead of 2.5 % just below it.
+flow of smooth splines smears such an edge: the CPU recipe without the step put 0.7–1.0 % of
+its 2-jet events and 1.1–1.2 % of its 3-jet events beyond it (``p_T,j2 > p_T,j1``), 1.5–2.3 %
+of the 3-jet events had ``p_T,j3 > p_T,j2``, and 1.8–1.9 % instead of 2.5 % lay just below it
+(four seeds); with it none, and 2.6 % (``docs/zjets-inn.md``).
 
 :class:`PtOrdering` maps the further jets' ``p_T`` to
 

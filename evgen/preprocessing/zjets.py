@@ -51,7 +51,6 @@ __all__ = [
     "MUON_MASS",
     "MULTIPLICITIES",
     "COORDINATES",
-    "BALANCE_CUTS",
     "BALANCE_FORMS",
     "JET_ETA_FORMS",
     "JET_SEPARATION_FORMS",
@@ -68,8 +67,6 @@ __all__ = [
 COORDINATES = ("particles", "physics")
 #: How the balance enters (physics coordinates): ``asinh`` of its components, or ``log |B|`` and its angle.
 BALANCE_FORMS = ("cartesian", "polar")
-#: Where the polar balance angle has its cut (mapped to ±∞): along the leading jet, or opposite it.
-BALANCE_CUTS = ("along-jet", "opposite-jet")
 #: How the further jets' pseudorapidities enter: as they are, or as ``η_k − η_1``.
 JET_ETA_FORMS = ("absolute", "relative")
 #: Whether the coordinates close the ``ΔR < R`` hole around a jet (:class:`SeparationMap`).
@@ -171,13 +168,6 @@ class ZJetsPreprocessing:
         ``"polar"``: ``(log |B|, atanh(φ_B/π))`` with ``φ_B`` from the direction opposite
         the leading jet (:class:`~evgen.preprocessing.steps.LogPolar`), which removes the
         cusp of the balance density at ``B = 0`` (physics coordinates only).
-    balance_cut
-        Where the polar angle's cut (``φ_B = ±π``, mapped to ``±∞``) lies: ``"along-jet"``
-        (saved runs before the choice; where the raw balance points least often), or
-        ``"opposite-jet"``. Balance along the jet with ``|B| ≈ p_T,j1`` is a Z at low ``p_T``
-        (``p⃗_T,μμ = B⃗ − Σ p⃗_T,jets``): with the cut along the jet that region is split
-        between the two far ends of the angle's axis. With ``balance_harmonics`` the mapped
-        angle is nearly uniform, so no valley is lost by moving the cut.
     jet_eta
         ``"absolute"``: every jet's ``η``; ``"relative"``: the further jets' ``η_k − η_1``
         (:class:`~evgen.preprocessing.steps.RelativeTo`, before the ``p_T`` logs), which
@@ -240,7 +230,6 @@ class ZJetsPreprocessing:
         decay_frame: str = "collins-soper",
         gaussianize: bool = False,
         balance: str = "cartesian",
-        balance_cut: str = "along-jet",
         jet_eta: str = "absolute",
         jet_separation: str = "none",
         jet3_reference: str = "j1",
@@ -292,11 +281,6 @@ class ZJetsPreprocessing:
         if not 0 < jet_radius < np.pi:
             raise ConfigError(f"jet_radius must lie in (0, π); got {jet_radius!r}")
         self.balance = balance
-        if balance_cut not in BALANCE_CUTS:
-            raise ConfigError(f"balance_cut must be one of {list(BALANCE_CUTS)}; got {balance_cut!r}")
-        if balance_cut != "along-jet" and balance != "polar":
-            raise ConfigError(f"balance_cut = {balance_cut!r} needs balance = 'polar' (the cut of its angle)")
-        self.balance_cut = balance_cut
         self.jet_eta = jet_eta
         self.jet_separation = jet_separation
         self.jet3_reference = jet3_reference
@@ -356,7 +340,7 @@ class ZJetsPreprocessing:
                 AtanhScale(f.columns("cos_theta"), scale=1.0),
                 # polar: the angle from the direction opposite the leading jet, so its cut at
                 # ±π lies along the jet, where the balance points least often
-                LogPolar(f.columns("balance"), reference=np.pi if self.balance_cut == "along-jet" else 0.0)
+                LogPolar(f.columns("balance"), reference=np.pi)
                 if self.balance == "polar"
                 else AsinhScale(f.columns("balance"), scale=self.balance_scale),
             ]
@@ -533,7 +517,6 @@ class ZJetsPreprocessing:
             "decay_frame": self.decay_frame,
             "gaussianize": self.gaussianize,
             "balance": self.balance,
-            "balance_cut": self.balance_cut,
             "jet_eta": self.jet_eta,
             "jet_separation": self.jet_separation,
             "jet3_reference": self.jet3_reference,

@@ -19,7 +19,6 @@ from evgen.mass_step import MassStep
 from evgen.physics.magic import MagicTransform
 from evgen.preprocessing.resonance import DECAY_FRAMES
 from evgen.preprocessing.zjets import (
-    BALANCE_CUTS,
     BALANCE_FORMS,
     COORDINATES,
     JET3_REFERENCES,
@@ -129,9 +128,6 @@ class PreprocessingConfig:
     balance
         ``"cartesian"`` (``asinh`` of the two components) or ``"polar"`` (``log |B|`` and its
         angle, :class:`evgen.preprocessing.steps.LogPolar`; physics coordinates).
-    balance_cut
-        Where the polar angle's cut lies: ``"along-jet"`` or ``"opposite-jet"`` (with
-        ``balance = "polar"``; :class:`evgen.preprocessing.ZJetsPreprocessing`).
     jet_eta
         ``"absolute"`` or ``"relative"`` (``η_k − η_1`` for the further jets).
     jet_separation
@@ -178,7 +174,6 @@ class PreprocessingConfig:
     decay_frame: str = "collins-soper"
     gaussianize: bool = False
     balance: str = "cartesian"
-    balance_cut: str = "along-jet"
     jet_eta: str = "absolute"
     jet_separation: str = "none"
     jet3_reference: str = "j1"
@@ -201,10 +196,6 @@ class PreprocessingConfig:
             raise invalid("balance", self.balance, f"expected one of {list(BALANCE_FORMS)}")
         if self.balance == "polar" and self.coordinates != "physics":
             raise invalid("balance", self.balance, "needs coordinates = 'physics'")
-        if self.balance_cut not in BALANCE_CUTS:
-            raise invalid("balance_cut", self.balance_cut, f"expected one of {list(BALANCE_CUTS)}")
-        if self.balance_cut != "along-jet" and self.balance != "polar":
-            raise invalid("balance_cut", self.balance_cut, "needs balance = 'polar'")
         if self.jet_eta not in JET_ETA_FORMS:
             raise invalid("jet_eta", self.jet_eta, f"expected one of {list(JET_ETA_FORMS)}")
         if self.jet_separation not in JET_SEPARATION_FORMS:
@@ -257,7 +248,6 @@ class PreprocessingConfig:
             "decay_frame": self.decay_frame,
             "gaussianize": self.gaussianize,
             "balance": self.balance,
-            "balance_cut": self.balance_cut,
             "jet_eta": self.jet_eta,
             "jet_separation": self.jet_separation,
             "jet3_reference": self.jet3_reference,

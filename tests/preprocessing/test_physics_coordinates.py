@@ -9,7 +9,6 @@ import pytest
 import vector
 
 from evgen import plugins
-from evgen.errors import ConfigError
 from evgen.events import n_jets
 from evgen.io import read_events
 from evgen.physics.observables import dimuon_mass, sum_pt
@@ -342,55 +341,3 @@ def test_inverse_of_forward_on_random_physics_points():
     )
     xp, label = particles_from_physics(xq, 1, MUON_MASS)
     np.testing.assert_allclose(physics_from_particles(xp, label, 1, MUON_MASS), xq, rtol=1e-7, atol=1e-7)
-
-
-def _after_log_polar(pre: ZJetsPreprocessing, x: np.ndarray, n: int) -> np.ndarray:
-    """The rows as the chain has them right after its LogPolar step."""
-    for step in pre.chains[n].steps:
-        x, _ = step.forward(x)
-        if step.kind == "log-polar":
-            return x
-    raise AssertionError("no log-polar step")
-
-
-def test_balance_cut_opposite_the_jet_puts_the_low_pt_z_at_the_centre(tmp_path, shipped):
-    """A Z at low p_T has B⃗ ≈ p⃗_T,j1 (1 jet): along the jet, where the default cut lies."""
-    options = dict(coordinates="physics", balance="polar", gaussianize=True)
-    along = ZJetsPreprocessing(**options).fit(shipped)
-    opposite = ZJetsPreprocessing(**options, balance_cut="opposite-jet").fit(shipped)
-    events = shipped[n_jets(shipped) == 1]
-    mu = events.Muon
-    z_pt = np.hypot(ak.to_numpy(ak.sum(mu.px, axis=1)), ak.to_numpy(ak.sum(mu.py, axis=1)))
-    f = along.features(1)
-    x = f.to_features(events)
-    low = z_pt < 10
-    assert low.sum() > 50
-    angle = f.names.index("balance_perp")  # atanh(φ_B/π) after the step
-    centre_along = np.median(np.abs(_after_log_polar(along, x.copy(), 1)[low, angle]))
-    centre_opposite = np.median(np.abs(_after_log_polar(opposite, x.copy(), 1)[low, angle]))
-    # measured 0.05 and 1.8 (|φ_B| ≈ 0.95 π: the far ends of the axis)
-    assert centre_opposite < 0.5 < 1.5 < centre_along, (centre_opposite, centre_along)
-    for n, (y, where) in opposite.encode(shipped).items():
-        np.testing.assert_allclose(
-            opposite.inverse(y, n), opposite.features(n).to_features(shipped[where]), atol=1e-8
-        )
-    opposite.save(tmp_path / "cut")
-    assert ZJetsPreprocessing.load(tmp_path / "cut").balance_cut == "opposite-jet"
-    with pytest.raises(ConfigError, match="balance_cut"):
-        ZJetsPreprocessing(coordinates="physics", balance_cut="opposite-jet")  # needs the polar form
-    with pytest.raises(ConfigError, match="balance_cut must be one of"):
-        ZJetsPreprocessing(**options, balance_cut="sideways")
-
-
-def test_a_physics_file_without_balance_cut_keeps_the_cut_along_the_jet(tmp_path, shipped):
-    import json
-
-    pre = ZJetsPreprocessing(coordinates="physics", balance="polar").fit(shipped)
-    pre.save(tmp_path / "old")
-    spec = json.loads((tmp_path / "old.json").read_text())
-    del spec["params"]["balance_cut"]
-    (tmp_path / "old.json").write_text(json.dumps(spec))
-    again = ZJetsPreprocessing.load(tmp_path / "old")
-    assert again.balance_cut == "along-jet"
-    for n, (y, _) in pre.encode(shipped[:3000]).items():
-        np.testing.assert_array_equal(again.encode(shipped[:3000])[n][0], y)

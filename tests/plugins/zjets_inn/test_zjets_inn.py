@@ -92,8 +92,6 @@ def test_paper_defaults_are_table_1():
             "preprocessing.balance_harmonics = True",
         ),
         ({"preprocessing": {"balance_recoil": True}}, "preprocessing.balance_recoil = True"),
-        ({"preprocessing": {"balance_cut": "opposite-jet"}}, "preprocessing.balance_cut = 'opposite-jet'"),
-        ({"preprocessing": {"balance": "polar", "balance_cut": "up"}}, "preprocessing.balance_cut = 'up'"),
         ({"data": {"layout": {"Muon": {"pt": "mu_pt"}}}}, "lacks"),
         ({"epochs": 3}, "unknown option epochs"),
     ],
