@@ -40,9 +40,11 @@ Breit–Wigner variable ``u`` and ``s_m = exp(−m/(0.05 p_T))`` take both to wi
 independent events. With ``recoil`` the basis also holds the harmonics of the direction ``ψ_H``
 of the jets' vector sum ``H⃗`` (measured as ``ψ``), alone and times ``exp(−|H|/H_0)``: with two
 or three jets that nearly cancel (``|H| < 30`` GeV) the balance points away from ``H⃗`` (2 jets:
-``2⟨cos(ψ − ψ_H)⟩`` = 0.21–0.29 for ``|B|`` in 10–35 GeV; 3 jets: 0.30–0.33), which jet 2's
-azimuth alone does not carry; the recipe's events had 0.14–0.24 and 0.05–0.09, and with
-``B⃗ ≈ H⃗`` too often, too many Z bosons at low ``p_T`` (2 and 3 jets: +10–100 % below 16 GeV).
+``2⟨cos(ψ − ψ_H)⟩`` = −0.29 to −0.21 for ``|B|`` in 10–35 GeV; 3 jets: −0.33 to −0.30), which jet
+2's azimuth alone does not carry; the recipe's events without the terms had −0.24 to −0.14 and
+−0.09 to −0.05, and with ``B⃗ ≈ H⃗`` too often, too many Z bosons at low ``p_T`` (3 jets: +20–100 %
+below 16 GeV). With the terms the 3-jet ``p_T,μμ`` went from 1.6–2.3 to 1.5–1.7 × the floor
+(four seeds, with :class:`~evgen.preprocessing.ordering.PtOrdering`; ``docs/zjets-inn.md``).
 The network then sees a balance angle that is uniform and independent of
 ``|B|``, ``p_T,j1`` and the rest where the harmonics are right. The map is an exact bijection for any
 coefficients: ``r`` and ``p`` are untouched, ``ψ = ±π`` (along the jet, where
