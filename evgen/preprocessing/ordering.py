@@ -31,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from evgen.errors import ConfigError, InputError
+from evgen.errors import ConfigError
 from evgen.preprocessing.base import BaseStep, as_matrix, register_step
+from evgen.preprocessing.steps import _check_width
 
 __all__ = ["PtOrdering"]
 
@@ -70,7 +71,7 @@ class PtOrdering(BaseStep):
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         y = as_matrix(x)
-        self._check(y)
+        _check_width(y, self.columns, self.kind)
         raw = y[:, self.columns].copy()
         log_det = np.zeros(len(y))
         for k in range(1, len(self.columns)):
@@ -83,15 +84,9 @@ class PtOrdering(BaseStep):
 
     def inverse(self, y: np.ndarray) -> np.ndarray:
         x = as_matrix(y)
-        self._check(x)
+        _check_width(x, self.columns, self.kind)
         for k in range(1, len(self.columns)):
             previous = np.maximum(x[:, self.columns[k - 1]] - self.minimum, 0.0)
             share = 0.5 * (1.0 + np.tanh(0.5 * x[:, self.columns[k]]))  # σ(z), no overflow
             x[:, self.columns[k]] = self.minimum + share * previous
         return x
-
-    def _check(self, x: np.ndarray) -> None:
-        if max(self.columns) >= x.shape[1]:
-            raise InputError(
-                f"{self.kind}: column {max(self.columns)} requested but the input has {x.shape[1]} columns"
-            )
