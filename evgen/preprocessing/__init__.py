@@ -10,6 +10,7 @@ from evgen.preprocessing.base import BaseStep, Chain, Step, register_step, step_
 from evgen.preprocessing.ordering import PtOrdering
 from evgen.preprocessing.radial import RadialEqualize
 from evgen.preprocessing.recoil import BalanceHarmonics
+from evgen.preprocessing.recoil_calibration import RecoilCalibration
 from evgen.preprocessing.steps import (
     AsinhScale,
     AtanhScale,
@@ -46,6 +47,7 @@ __all__ = [
     "SeparationMap",
     "RadialEqualize",
     "BalanceHarmonics",
+    "RecoilCalibration",
     "PtOrdering",
     "ThirdJetSeparation",
     "ThirdJetEqualize",

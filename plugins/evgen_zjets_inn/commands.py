@@ -37,12 +37,18 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
             **({"samples": args.samples} if args.samples else {}),
             **({"multiplicities": tuple(args.multiplicities)} if args.multiplicities else {}),
             **({"bins": args.bins} if args.bins else {}),
+            **({"recoil": True} if args.recoil else {}),
+            **({"recoil_jet_bins": args.recoil_jet_bins} if args.recoil_jet_bins else {}),
         )
     except ConfigError as error:  # name the command-line option, not the config key
         key = getattr(error, "key", None)
-        if key not in ("samples", "bins", "multiplicities"):
+        if key not in ("samples", "bins", "multiplicities", "recoil_jet_bins"):
             raise
-        raise ConfigError(f"--{key} {error.value!r}: {error.expected}") from None
+        raise ConfigError(f"--{key.replace('_', '-')} {error.value!r}: {error.expected}") from None
+    if settings.recoil and gen.config.preprocessing.coordinates != "physics":
+        raise ConfigError(
+            f"--recoil needs a run with the physics coordinates; {args.run} has {gen.config.preprocessing.coordinates!r}"
+        )
     gen.config = dataclasses.replace(gen.config, calibration=settings)
     events = gen.read_training_data(args.data)
     shifts = gen.calibrate(events)
@@ -60,6 +66,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
             "data_files": [str(p) for p in args.data],
             "command": list(sys.argv),
             "shift": shifts,
+            **({"recoil_shift": gen.info.get("recoil_calibration_shift")} if settings.recoil else {}),
         }
         run.write_provenance(info)
         tmp.rename(out)
@@ -68,6 +75,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         raise
     for k, shift in shifts.items():
         print(f"{k} jet(s): largest shift per column {', '.join(f'{s:.3f}' for s in shift)}")
+    for k, shift in gen.info.get("recoil_calibration_shift", {}).items() if settings.recoil else ():
+        print(f"{k} jet(s): largest shift of log(p_T,Z / |Σ p_T,jets|) {shift:.3f}")
     print(f"calibrated run: {out}")
     return 0
 
@@ -105,5 +114,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         choices=(1, 2, 3),
         help="calibrate only these (default: the run's [calibration] multiplicities, 1 2 3)",
+    )
+    p.add_argument(
+        "--recoil",
+        action="store_true",
+        help="also calibrate the Z's p_T over the jets' ([calibration] recoil; physics coordinates)",
+    )
+    p.add_argument(
+        "--recoil-jet-bins",
+        type=positive_int,
+        metavar="N",
+        help="bins of the jets' |Σ p_T| the recoil calibration is fitted in (default: the run's "
+        "[calibration] recoil_jet_bins, 4)",
     )
     p.set_defaults(func=_cmd_calibrate)

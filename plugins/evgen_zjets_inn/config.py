@@ -317,12 +317,23 @@ class CalibrationConfig:
         Network samples per multiplicity to fit the model's quantiles.
     bins
         Quantile knots per column (:class:`~evgen.preprocessing.steps.Gaussianize`).
+    recoil
+        Also calibrate the Z's ``p_T`` relative to the jets, ``t = |B⃗ − H⃗|/|H⃗|``, a quantity no
+        column holds (:class:`evgen.preprocessing.recoil_calibration.RecoilCalibration`; physics
+        coordinates): the Sudakov suppression of ``t → 0`` the network smooths away.
+    recoil_bins
+        Quantile levels of that map.
+    recoil_jet_bins
+        Quantile bins of the jets' ``|Σ p⃗_T|`` it is fitted in (the map depends on it smoothly).
     """
 
     marginals: bool = False
     multiplicities: tuple[int, ...] = (1, 2, 3)
     samples: int = 500_000
     bins: int = 128
+    recoil: bool = False
+    recoil_bins: int = 32
+    recoil_jet_bins: int = 4
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "multiplicities", tuple(self.multiplicities))
@@ -334,6 +345,10 @@ class CalibrationConfig:
             raise invalid("samples", self.samples, "must be at least 1000 network samples")
         if self.bins < 2:
             raise invalid("bins", self.bins, "must be at least 2")
+        if self.recoil_bins < 2:
+            raise invalid("recoil_bins", self.recoil_bins, "must be at least 2")
+        if self.recoil_jet_bins < 1:
+            raise invalid("recoil_jet_bins", self.recoil_jet_bins, "must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -401,6 +416,8 @@ class ZJetsINNConfig:
     def __post_init__(self) -> None:
         if self.seed < 0:
             raise invalid("seed", self.seed, "must be a non-negative integer")
+        if self.calibration.recoil and self.preprocessing.coordinates != "physics":
+            raise invalid("calibration.recoil", True, "needs preprocessing.coordinates = 'physics'")
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> ZJetsINNConfig:

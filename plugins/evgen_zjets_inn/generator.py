@@ -38,7 +38,10 @@ from evgen.generation.run_dir import RunDir
 from evgen.interfaces import Generator
 from evgen.physics.observables import dimuon_mass
 from evgen.physics.reflection import mirror, mirror_some, reflect, reflect_some, symmetrised_log_prob
+from evgen.preprocessing.angular import AngularCoefficients
+from evgen.preprocessing.base import Chain
 from evgen.preprocessing.calibration import MarginalCalibration
+from evgen.preprocessing.recoil_calibration import RecoilCalibration
 from evgen.preprocessing.steps import Whiten
 from evgen.preprocessing.zjets import MULTIPLICITIES, ZJetsPreprocessing
 from evgen.training.config import deep_merge
@@ -47,6 +50,8 @@ from evgen_zjets_inn.config import ZJetsINNConfig, stored_config
 __all__ = ["ZJetsINN", "check_events"]
 
 _STATE = "model.json"
+#: The steps fitted after training from the network's own samples.
+_CALIBRATIONS = (MarginalCalibration, RecoilCalibration)
 #: No Z+jets event at a collider has a feature (GeV or rad) beyond this: rows past it are the flow's
 #: numerical tail (an exp of a huge network output), which would overflow the float32 branches of
 #: the ROOT file into inf and NaN; they are redrawn like non-finite rows.
@@ -216,8 +221,8 @@ class ZJetsINN(Generator):
             )
         self.model.to("cpu").eval()
         self.device = "cpu"
-        if cfg.calibration.marginals:
-            self._fit_calibration(pre, data)
+        if cfg.calibration.marginals or cfg.calibration.recoil:
+            self._fit_calibration(pre, data, cfg.calibration.marginals, cfg.calibration.recoil)
         self.magic_norm = self._fitted_magic_normalisation(training_mean_w)
         self.info.update(
             {
@@ -238,7 +243,8 @@ class ZJetsINN(Generator):
 
     def calibrate(self, events: ak.Array, weights: np.ndarray | None = None) -> dict[str, list[float]]:
         """Fit the marginal calibration of a trained generator on its training events
-        (:class:`~evgen_zjets_inn.config.CalibrationConfig`), replacing any it had.
+        (:class:`~evgen_zjets_inn.config.CalibrationConfig`; with ``recoil`` set there, the recoil
+        calibration too), replacing any it had.
 
         ``events`` must be the events it was trained on (the same files, order and
         ``max_events``): the training split is drawn again from the config's seed. Returns the
@@ -256,9 +262,9 @@ class ZJetsINN(Generator):
             )
         for n in MULTIPLICITIES:
             chain = self.preprocessing._chain(n)
-            chain.steps = [step for step in chain.steps if not isinstance(step, MarginalCalibration)]
+            chain.steps = [step for step in chain.steps if not isinstance(step, _CALIBRATIONS)]
         data = self._network_tensors(self.preprocessing, events, w_all, train, images)
-        self._fit_calibration(self.preprocessing, data)
+        self._fit_calibration(self.preprocessing, data, True, self.config.calibration.recoil)
         self.magic_norm = self._fitted_magic_normalisation({})
         self.info["magic_normalisation"] = {str(k): v for k, v in self.magic_norm.items()}
         return self.info["calibration_shift"]
@@ -288,10 +294,12 @@ class ZJetsINN(Generator):
             events, w_all, train, val, images = with_mirror_images(events, w_all, train, val)
         return events, w_all, train, val, images, n_independent, n_distinct
 
-    def _fit_calibration(self, pre: ZJetsPreprocessing, data: dict[str, Any]) -> None:
+    def _fit_calibration(
+        self, pre: ZJetsPreprocessing, data: dict[str, Any], marginals: bool, recoil: bool
+    ) -> None:
         """Insert a :class:`MarginalCalibration` before the whitening of each configured
-        multiplicity, fitted on the network's training rows ``data`` and on ``[calibration]
-        samples`` of the network's own draws.
+        multiplicity (``marginals``) and a :class:`RecoilCalibration` (``recoil``), fitted on the
+        network's training rows ``data`` and on ``[calibration] samples`` of the network's own draws.
 
         Both sides are weighted as the events they become: the training rows with their event
         weights alone, the draws with the weights generation gives them (Eq. 9 and the inverse
@@ -304,7 +312,8 @@ class ZJetsINN(Generator):
 
         settings = self.config.calibration
         generator = torch.Generator().manual_seed(self.config.seed + 0xCA1)
-        shifts = {}
+        shifts: dict[str, Any] = {}
+        recoil_shifts: dict[str, float] = {}
         for n in settings.multiplicities:
             sel = (data["n"] == n).numpy()
             if self.config.reflection.mirror == "jets":
@@ -315,20 +324,50 @@ class ZJetsINN(Generator):
                 continue
             chain = pre._chain(n)
             dim = pre.features(n).dim
-            at = next((i for i, step in enumerate(chain.steps) if isinstance(step, Whiten)), len(chain.steps))
-            whiten = chain.steps[at] if at < len(chain.steps) else None
             y_data = data["y"].numpy()[sel, :dim].astype(np.float64)
+            w_data = data["e"].numpy()[sel].astype(np.float64)
             with torch.no_grad():
                 y_model = self.model.sample(n, settings.samples, generator).double().cpu().numpy()
             w_model = self._generation_event_weights(pre.features(n), pre.decode_features(y_model, n))
-            if whiten is not None:
-                y_data, y_model = whiten.inverse(y_data), whiten.inverse(y_model)
-            step = MarginalCalibration(bins=settings.bins).fit_pair(
-                y_data, y_model, data["e"].numpy()[sel].astype(np.float64), w_model
-            )
-            chain.steps.insert(at, step)
-            shifts[str(n)] = [round(float(v), 4) for v in step.shift()]
+            if marginals:
+                at = next((i for i, s in enumerate(chain.steps) if isinstance(s, Whiten)), len(chain.steps))
+                below = Chain(chain.steps[at:])
+                step = MarginalCalibration(bins=settings.bins).fit_pair(
+                    below.inverse(y_data), below.inverse(y_model), w_data, w_model
+                )
+                chain.steps.insert(at, step)
+                shifts[str(n)] = [round(float(v), 4) for v in step.shift()]
+            if recoil:
+                recoil_step = self._fit_recoil_calibration(pre, n, y_data, y_model, w_data, w_model)
+                recoil_shifts[str(n)] = round(recoil_step.shift(), 4)
         self.info["calibration_shift"] = shifts
+        if recoil:
+            self.info["recoil_calibration_shift"] = recoil_shifts
+
+    def _fit_recoil_calibration(
+        self,
+        pre: ZJetsPreprocessing,
+        n: int,
+        y_data: np.ndarray,
+        y_model: np.ndarray,
+        w_data: np.ndarray,
+        w_model: np.ndarray,
+    ) -> RecoilCalibration:
+        """Insert a :class:`RecoilCalibration` of the Z's ``p_T`` over the jets' right after the
+        decay angles' step (so that generation gives the decay angles the calibrated ``q_T``), fitted
+        on the training rows and the network's draws in feature space (the draws through every
+        step generation applies, the marginal calibration included)."""
+        chain = pre._chain(n)
+        at = max((i + 1 for i, s in enumerate(chain.steps) if isinstance(s, AngularCoefficients)), default=0)
+        below = chain.steps[at:]
+        uncalibrated = Chain([s for s in below if not isinstance(s, _CALIBRATIONS)])
+        settings = self.config.calibration
+        step = RecoilCalibration.for_features(
+            pre.features(n), bins=settings.recoil_bins, jet_bins=settings.recoil_jet_bins
+        )
+        step.fit_pair(uncalibrated.inverse(y_data), Chain(below).inverse(y_model), w_data, w_model)
+        chain.steps.insert(at, step)
+        return step
 
     def _fit_event_statistics(
         self, events: ak.Array, w_all: np.ndarray, train: np.ndarray, images: np.ndarray | None = None

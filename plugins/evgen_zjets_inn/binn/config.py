@@ -114,11 +114,12 @@ class BINNConfig(ZJetsINNConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.calibration.marginals:
-            # it would pin every weight draw's marginals to the training sample's: the spread
-            # between the draws, which is what a BINN is for, would be hidden
-            raise invalid(
-                "calibration.marginals",
-                True,
-                "not for binn: the marginal calibration would hide the spread between weight draws",
-            )
+        for key, what in (("marginals", "marginal"), ("recoil", "recoil")):
+            if getattr(self.calibration, key):
+                # it would pin every weight draw's marginals to the training sample's: the spread
+                # between the draws, which is what a BINN is for, would be hidden
+                raise invalid(
+                    f"calibration.{key}",
+                    True,
+                    f"not for binn: the {what} calibration would hide the spread between weight draws",
+                )
