@@ -39,16 +39,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
 from evgen.errors import ConfigError, InputError
 from evgen.preprocessing.base import BaseStep, as_matrix, register_step
-from evgen.preprocessing.steps import weighted_quantiles
+from evgen.preprocessing.conditional_quantiles import (
+    ConditionalKnots,
+    fit_conditional_quantiles,
+    side_weights,
+)
 
 __all__ = ["RecoilCalibration", "jet_sum", "recoil_ratio"]
-
-#: Fewest (effective) rows per quantile level and bin of ``|H⃗|``.
-ROWS_PER_LEVEL = 10
 
 
 def jet_sum(x: np.ndarray, jet_pt: int, further: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -72,34 +72,6 @@ def recoil_ratio(
     return np.divide(q, h, out=np.full(len(x), np.inf), where=h > 0)
 
 
-def _interpolate_knots(h: np.ndarray, centres: np.ndarray, knots: np.ndarray) -> np.ndarray:
-    """Per row, the knots linearly interpolated in ``h`` between the bins' centres (the outer
-    bins' knots beyond them): ``(N, K + 1)``."""
-    if len(centres) == 1:
-        return np.broadcast_to(knots[0], (len(h), knots.shape[1]))
-    position = np.interp(h, centres, np.arange(len(centres), dtype=np.float64))
-    low = np.minimum(position.astype(int), len(centres) - 2)
-    frac = (position - low)[:, None]
-    return (1.0 - frac) * knots[low] + frac * knots[low + 1]
-
-
-def _piecewise_linear(x: np.ndarray, source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row by row, the map through the knots ``source → target`` (slope 1 beyond them), and
-    ``log`` of its slope."""
-    k = source.shape[1] - 1
-    segment = np.clip((source[:, 1:-1] <= x[:, None]).sum(axis=1), 0, k - 1)
-    rows = np.arange(len(x))
-    s0, s1 = source[rows, segment], source[rows, segment + 1]
-    t0, t1 = target[rows, segment], target[rows, segment + 1]
-    slope = (t1 - t0) / (s1 - s0)
-    out = t0 + (x - s0) * slope
-    below, above = x < source[:, 0], x > source[:, -1]
-    out[below] = x[below] - source[below, 0] + target[below, 0]
-    out[above] = x[above] - source[above, -1] + target[above, -1]
-    slope[below | above] = 1.0
-    return out, np.log(slope)
-
-
 @register_step
 class RecoilCalibration(BaseStep):
     """Quantile map of ``log(q_T/|H⃗|)`` given ``log |H⃗|`` from a model's samples onto the data's.
@@ -116,8 +88,9 @@ class RecoilCalibration(BaseStep):
         Quantile levels per bin of ``|H⃗|`` (``bins + 1`` knots).
     jet_bins
         Quantile bins of ``log |H⃗|`` the map is fitted in (1: the unconditional map of ``t``).
-        A small sample gets fewer of both (at least ``ROWS_PER_LEVEL`` effective rows per level
-        and bin on each side); :meth:`fit_pair` stores the numbers it used.
+        A small sample gets fewer of both
+        (:func:`~evgen.preprocessing.conditional_quantiles.fit_conditional_quantiles`);
+        :meth:`fit_pair` stores the numbers it used.
     z_max, tail_events
         The outer levels ``Φ(±z)`` with ``z ≤ z_max`` and at least ``tail_events`` (effective)
         rows beyond them in the sparsest bin.
@@ -218,45 +191,17 @@ class RecoilCalibration(BaseStep):
             ("data rows", data, data_weights, "data_weights"),
             ("model samples", model, model_weights, "model_weights"),
         ):
-            w = np.ones(len(x)) if w is None else np.asarray(w, dtype=np.float64)
-            if w.shape != (len(x),) or not (np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):
-                raise InputError(
-                    f"{self.kind}: {arg} must be finite, non-negative, not all zero and one per row of the {name}"
-                )
+            w = side_weights(w, len(x), name, arg, self.kind)
             sides.append((*self._ratios(x, name), w))
-        (t_d, h_d, w_d), (t_m, h_m, w_m) = sides
-        # a small sample gets a coarser map (fewer bins of |H⃗|, then fewer levels) rather than
-        # one fitted to its noise: at least ROWS_PER_LEVEL effective rows per level and bin
-        total = min(_n_eff(w_d), _n_eff(w_m))
-        if total < ROWS_PER_LEVEL * 3:
-            raise InputError(
-                f"{self.kind}: only {total:.4g} (effective) rows on a side; need at least {ROWS_PER_LEVEL * 3}"
-            )
-        self.jet_bins = int(max(1, min(self.jet_bins, total // (ROWS_PER_LEVEL * (self.bins + 1)))))
-        inner = weighted_quantiles(h_d, np.linspace(0, 1, self.jet_bins + 1)[1:-1], w_d)
-        bin_d, bin_m = np.searchsorted(inner, h_d), np.searchsorted(inner, h_m)
-        smallest = min(
-            _n_eff(w[bins == b]) for b in range(self.jet_bins) for bins, w in ((bin_d, w_d), (bin_m, w_m))
+        knots, self.bins, self.jet_bins = fit_conditional_quantiles(
+            sides[0], sides[1], self.bins, self.jet_bins, self.z_max, self.tail_events, self.kind
         )
-        self.bins = int(max(2, min(self.bins, smallest // ROWS_PER_LEVEL - 1)))
-        z = min(self.z_max, -float(ndtri(self.tail_events / smallest)))
-        levels = ndtr(np.linspace(-z, z, self.bins + 1))
-        centres, data_knots, model_knots = [], [], []
-        for b in range(self.jet_bins):
-            d, m = bin_d == b, bin_m == b
-            centres.append(float(np.average(h_d[d], weights=w_d[d])))
-            data_knots.append(_increasing(weighted_quantiles(t_d[d], levels, w_d[d])))
-            model_knots.append(_increasing(weighted_quantiles(t_m[m], levels, w_m[m])))
-        self.jet_centres = np.array(centres)
-        self.data_knots, self.model_knots = np.array(data_knots), np.array(model_knots)
+        self.jet_centres, self.data_knots, self.model_knots = knots.centres, knots.data, knots.model
         return self
 
-    def _knots(self, log_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _knots(self) -> ConditionalKnots:
         assert self.jet_centres is not None and self.data_knots is not None and self.model_knots is not None
-        return (
-            _interpolate_knots(log_h, self.jet_centres, self.data_knots),
-            _interpolate_knots(log_h, self.jet_centres, self.model_knots),
-        )
+        return ConditionalKnots(self.jet_centres, self.data_knots, self.model_knots)
 
     def _rescale(self, x: np.ndarray, log_t: np.ndarray, log_t_new: np.ndarray) -> None:
         hx, hy = jet_sum(x, self.jet_pt, self.further)
@@ -270,8 +215,7 @@ class RecoilCalibration(BaseStep):
         self._check_fitted()
         y = as_matrix(x)
         log_t, log_h = self._ratios(y)
-        data_knots, model_knots = self._knots(log_h)
-        mapped, log_slope = _piecewise_linear(log_t, data_knots, model_knots)
+        mapped, log_slope = self._knots().forward(log_t, log_h)
         self._rescale(y, log_t, mapped)
         return y, 2.0 * (mapped - log_t) + log_slope
 
@@ -280,22 +224,10 @@ class RecoilCalibration(BaseStep):
         self._check_fitted()
         x = as_matrix(y)
         log_t, log_h = self._ratios(x)
-        data_knots, model_knots = self._knots(log_h)
-        self._rescale(x, log_t, _piecewise_linear(log_t, model_knots, data_knots)[0])
+        self._rescale(x, log_t, self._knots().inverse(log_t, log_h))
         return x
 
     def shift(self) -> float:
         """The largest ``|T_h(log t) − log t|`` over the fitted knots: how far the map moves ``t``."""
         self._check_fitted()
-        assert self.data_knots is not None and self.model_knots is not None
-        return float(np.abs(self.data_knots - self.model_knots).max())
-
-
-def _n_eff(w: np.ndarray) -> float:
-    """Kish's effective number of rows of the weights ``w``."""
-    return float(w.sum() ** 2 / max(float(np.sum(w**2)), 1e-300))
-
-
-def _increasing(knots: np.ndarray) -> np.ndarray:
-    """Knots made strictly increasing (ties of a discrete sample), at least 1e-9 apart."""
-    return np.maximum.accumulate(knots + np.arange(len(knots)) * 1e-9)
+        return self._knots().shift()

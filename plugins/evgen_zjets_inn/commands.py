@@ -39,10 +39,11 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
             **({"bins": args.bins} if args.bins else {}),
             **({"recoil": True} if args.recoil else {}),
             **({"recoil_jet_bins": args.recoil_jet_bins} if args.recoil_jet_bins else {}),
+            **({"conditional": [pair.split(":") for pair in args.conditional]} if args.conditional else {}),
         )
     except ConfigError as error:  # name the command-line option, not the config key
         key = getattr(error, "key", None)
-        if key not in ("samples", "bins", "multiplicities", "recoil_jet_bins"):
+        if key not in ("samples", "bins", "multiplicities", "recoil_jet_bins", "conditional"):
             raise
         raise ConfigError(f"--{key.replace('_', '-')} {error.value!r}: {error.expected}") from None
     if settings.recoil and gen.config.preprocessing.coordinates != "physics":
@@ -67,6 +68,11 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
             "command": list(sys.argv),
             "shift": shifts,
             **({"recoil_shift": gen.info.get("recoil_calibration_shift")} if settings.recoil else {}),
+            **(
+                {"conditional_shift": gen.info.get("conditional_calibration_shift")}
+                if settings.conditional
+                else {}
+            ),
         }
         run.write_provenance(info)
         tmp.rename(out)
@@ -75,6 +81,10 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         raise
     for k, shift in shifts.items():
         print(f"{k} jet(s): largest shift per column {', '.join(f'{s:.3f}' for s in shift)}")
+    for k, shifts_n in (
+        gen.info.get("conditional_calibration_shift", {}).items() if settings.conditional else ()
+    ):
+        print(f"{k} jet(s): largest shift {', '.join(f'{pair} {s:.3f}' for pair, s in shifts_n.items())}")
     for k, shift in gen.info.get("recoil_calibration_shift", {}).items() if settings.recoil else ():
         print(f"{k} jet(s): largest shift of log(p_T,Z / |Σ p_T,jets|) {shift:.3f}")
     print(f"calibrated run: {out}")
@@ -126,5 +136,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="bins of the jets' |Σ p_T| the recoil calibration is fitted in (default: the run's "
         "[calibration] recoil_jet_bins, 4)",
+    )
+    p.add_argument(
+        "--conditional",
+        nargs="+",
+        metavar="COLUMN:GIVEN",
+        help="also calibrate each COLUMN given GIVEN, feature names, e.g. j2_pt:j1_pt "
+        "([calibration] conditional; default: the run's)",
     )
     p.set_defaults(func=_cmd_calibrate)

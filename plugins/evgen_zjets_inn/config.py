@@ -24,6 +24,8 @@ from evgen.preprocessing.zjets import (
     JET3_REFERENCES,
     JET_ETA_FORMS,
     JET_SEPARATION_FORMS,
+    MULTIPLICITIES,
+    ZJetsPreprocessing,
     open_pair_mask,
 )
 from evgen.training.config import TrainConfig, from_mapping, invalid, to_dict
@@ -325,6 +327,13 @@ class CalibrationConfig:
         Quantile levels of that map.
     recoil_jet_bins
         Quantile bins of the jets' ``|Σ p⃗_T|`` it is fitted in (the map depends on it smoothly).
+    conditional
+        ``[[column, given], …]`` feature names (e.g. ``["j2_pt", "j1_pt"]``): each column's
+        distribution given the other quantile-mapped onto the training data's, just before the
+        whitening (:class:`evgen.preprocessing.calibration.ConditionalCalibration`), in every
+        calibrated multiplicity that has both columns.
+    conditional_bins, conditional_given_bins
+        Its quantile levels, and the quantile bins of the given column.
     """
 
     marginals: bool = False
@@ -334,6 +343,9 @@ class CalibrationConfig:
     recoil: bool = False
     recoil_bins: int = 32
     recoil_jet_bins: int = 4
+    conditional: tuple[tuple[str, str], ...] = ()
+    conditional_bins: int = 32
+    conditional_given_bins: int = 4
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "multiplicities", tuple(self.multiplicities))
@@ -349,6 +361,24 @@ class CalibrationConfig:
             raise invalid("recoil_bins", self.recoil_bins, "must be at least 2")
         if self.recoil_jet_bins < 1:
             raise invalid("recoil_jet_bins", self.recoil_jet_bins, "must be at least 1")
+        pairs = self.conditional
+        if not all(
+            isinstance(pair, (list, tuple))
+            and len(pair) == 2
+            and all(isinstance(c, str) for c in pair)
+            and pair[0] != pair[1]
+            for pair in pairs
+        ):
+            raise invalid(
+                "conditional",
+                pairs,
+                'must be [[column, given], …] of two distinct feature names, e.g. [["j2_pt", "j1_pt"]]',
+            )
+        object.__setattr__(self, "conditional", tuple(tuple(pair) for pair in pairs))
+        if self.conditional_bins < 2:
+            raise invalid("conditional_bins", self.conditional_bins, "must be at least 2")
+        if self.conditional_given_bins < 1:
+            raise invalid("conditional_given_bins", self.conditional_given_bins, "must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -418,6 +448,16 @@ class ZJetsINNConfig:
             raise invalid("seed", self.seed, "must be a non-negative integer")
         if self.calibration.recoil and self.preprocessing.coordinates != "physics":
             raise invalid("calibration.recoil", True, "needs preprocessing.coordinates = 'physics'")
+        if self.calibration.conditional:
+            pre = ZJetsPreprocessing(**self.preprocessing.kwargs())
+            names = {name for n in MULTIPLICITIES for name in pre.features(n).names}
+            unknown = sorted({c for pair in self.calibration.conditional for c in pair} - names)
+            if unknown:
+                raise invalid(
+                    "calibration.conditional",
+                    [list(pair) for pair in self.calibration.conditional],
+                    f"no feature named {unknown[0]!r} in these coordinates; the features are {sorted(names)}",
+                )
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> ZJetsINNConfig:

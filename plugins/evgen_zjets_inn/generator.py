@@ -40,7 +40,7 @@ from evgen.physics.observables import dimuon_mass
 from evgen.physics.reflection import mirror, mirror_some, reflect, reflect_some, symmetrised_log_prob
 from evgen.preprocessing.angular import AngularCoefficients
 from evgen.preprocessing.base import Chain
-from evgen.preprocessing.calibration import MarginalCalibration
+from evgen.preprocessing.calibration import ConditionalCalibration, MarginalCalibration
 from evgen.preprocessing.recoil_calibration import RecoilCalibration
 from evgen.preprocessing.steps import Whiten
 from evgen.preprocessing.zjets import MULTIPLICITIES, ZJetsPreprocessing
@@ -51,7 +51,7 @@ __all__ = ["ZJetsINN", "check_events"]
 
 _STATE = "model.json"
 #: The steps fitted after training from the network's own samples.
-_CALIBRATIONS = (MarginalCalibration, RecoilCalibration)
+_CALIBRATIONS = (MarginalCalibration, ConditionalCalibration, RecoilCalibration)
 #: No Z+jets event at a collider has a feature (GeV or rad) beyond this: rows past it are the flow's
 #: numerical tail (an exp of a huge network output), which would overflow the float32 branches of
 #: the ROOT file into inf and NaN; they are redrawn like non-finite rows.
@@ -221,7 +221,7 @@ class ZJetsINN(Generator):
             )
         self.model.to("cpu").eval()
         self.device = "cpu"
-        if cfg.calibration.marginals or cfg.calibration.recoil:
+        if cfg.calibration.marginals or cfg.calibration.recoil or cfg.calibration.conditional:
             self._fit_calibration(pre, data, cfg.calibration.marginals, cfg.calibration.recoil)
         self.magic_norm = self._fitted_magic_normalisation(training_mean_w)
         self.info.update(
@@ -298,7 +298,8 @@ class ZJetsINN(Generator):
         self, pre: ZJetsPreprocessing, data: dict[str, Any], marginals: bool, recoil: bool
     ) -> None:
         """Insert a :class:`MarginalCalibration` before the whitening of each configured
-        multiplicity (``marginals``) and a :class:`RecoilCalibration` (``recoil``), fitted on the
+        multiplicity (``marginals``), a :class:`ConditionalCalibration` per ``[calibration]
+        conditional`` pair before it, and a :class:`RecoilCalibration` (``recoil``), fitted on the
         network's training rows ``data`` and on ``[calibration] samples`` of the network's own draws.
 
         Both sides are weighted as the events they become: the training rows with their event
@@ -314,6 +315,7 @@ class ZJetsINN(Generator):
         generator = torch.Generator().manual_seed(self.config.seed + 0xCA1)
         shifts: dict[str, Any] = {}
         recoil_shifts: dict[str, float] = {}
+        conditional_shifts: dict[str, dict[str, float]] = {}
         for n in settings.multiplicities:
             sel = (data["n"] == n).numpy()
             if self.config.reflection.mirror == "jets":
@@ -337,12 +339,51 @@ class ZJetsINN(Generator):
                 )
                 chain.steps.insert(at, step)
                 shifts[str(n)] = [round(float(v), 4) for v in step.shift()]
+            for column, given in settings.conditional:
+                names = pre.features(n).names
+                if column not in names or given not in names:
+                    continue
+                conditional = self._fit_conditional_calibration(
+                    pre, n, names.index(column), names.index(given), y_data, y_model, w_data, w_model
+                )
+                conditional_shifts.setdefault(str(n), {})[f"{column}|{given}"] = round(conditional.shift(), 4)
             if recoil:
                 recoil_step = self._fit_recoil_calibration(pre, n, y_data, y_model, w_data, w_model)
                 recoil_shifts[str(n)] = round(recoil_step.shift(), 4)
         self.info["calibration_shift"] = shifts
         if recoil:
             self.info["recoil_calibration_shift"] = recoil_shifts
+        if settings.conditional:
+            self.info["conditional_calibration_shift"] = conditional_shifts
+
+    def _fit_conditional_calibration(
+        self,
+        pre: ZJetsPreprocessing,
+        n: int,
+        column: int,
+        given: int,
+        y_data: np.ndarray,
+        y_model: np.ndarray,
+        w_data: np.ndarray,
+        w_model: np.ndarray,
+    ) -> ConditionalCalibration:
+        """Insert a :class:`ConditionalCalibration` of ``column`` given ``given`` just before the
+        marginal calibration (or the whitening), fitted on the training rows and on the network's
+        draws in that space (the draws through the marginal calibration)."""
+        chain = pre._chain(n)
+        at = next(
+            (i for i, s in enumerate(chain.steps) if isinstance(s, (MarginalCalibration, Whiten))),
+            len(chain.steps),
+        )
+        below = chain.steps[at:]
+        uncalibrated = Chain([s for s in below if not isinstance(s, _CALIBRATIONS)])
+        settings = self.config.calibration
+        step = ConditionalCalibration(
+            column, given, bins=settings.conditional_bins, given_bins=settings.conditional_given_bins
+        )
+        step.fit_pair(uncalibrated.inverse(y_data), Chain(below).inverse(y_model), w_data, w_model)
+        chain.steps.insert(at, step)
+        return step
 
     def _fit_recoil_calibration(
         self,

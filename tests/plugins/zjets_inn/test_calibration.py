@@ -270,3 +270,35 @@ def test_binn_refuses_the_recoil_calibration():
 
     with pytest.raises(ConfigError, match="calibration.recoil.*weight draws"):
         BINNConfig.from_mapping({"calibration": {"recoil": True}})
+
+
+def test_the_conditional_calibration_sits_before_the_marginal_one_where_both_columns_exist(plain, events):
+    from evgen.preprocessing.calibration import ConditionalCalibration
+
+    gen = copy.deepcopy(plain)
+    settings = dataclasses.replace(gen.config.calibration, conditional=(("j2_pt", "j1_pt"),))
+    gen.config = dataclasses.replace(gen.config, calibration=settings)
+    gen.calibrate(events)
+    assert not any(isinstance(s, ConditionalCalibration) for s in gen.preprocessing._chain(1).steps)
+    for n in (2, 3):
+        steps = gen.preprocessing._chain(n).steps
+        kinds = [type(s) for s in steps]
+        at = kinds.index(ConditionalCalibration)
+        assert kinds[at + 1] is MarginalCalibration
+        names = gen.preprocessing.features(n).names
+        assert (steps[at].column, steps[at].given) == (names.index("j2_pt"), names.index("j1_pt"))
+    assert set(gen.info["conditional_calibration_shift"]) == {"2", "3"}
+    sample = gen.sample(2000, seed=3)
+    assert np.isfinite(gen.log_prob(sample)).all()
+    with pytest.raises(ConfigError, match="calibration.conditional.*no feature named 'jet_pt'"):
+        dataclasses.replace(
+            gen.config, calibration=dataclasses.replace(settings, conditional=(("j2_pt", "jet_pt"),))
+        )
+
+
+@pytest.mark.parametrize(
+    "pairs", [[["j2_pt"]], [["j2_pt", "j2_pt"]], "j2_pt:j1_pt", [["j2_pt", 3]], [["j2_pt", "mu1_pt"]]]
+)
+def test_nonsense_conditional_pairs_are_named(pairs):
+    with pytest.raises(ConfigError, match="calibration.conditional"):
+        ZJetsINNConfig.from_mapping({"calibration": {"conditional": pairs}})
