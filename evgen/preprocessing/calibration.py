@@ -27,6 +27,7 @@ a dependence the network draws wrong although both marginals are right: in the r
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import numpy as np
@@ -40,11 +41,32 @@ from evgen.preprocessing.conditional_quantiles import (
 )
 from evgen.preprocessing.steps import Gaussianize
 
-__all__ = ["MarginalCalibration", "ConditionalCalibration"]
+__all__ = ["PairFittedStep", "MarginalCalibration", "ConditionalCalibration"]
+
+
+class PairFittedStep(BaseStep):
+    """A calibration: fitted from two samples, the training data and the network's own draws
+    (:meth:`fit_pair`), never from one (:meth:`fit` refuses)."""
+
+    def fit(self, x: np.ndarray, weights: np.ndarray | None = None) -> PairFittedStep:
+        raise ConfigError(
+            f"{self.kind}: fitted from two samples, the data and the model's; call fit_pair(data, model)"
+        )
+
+    @abc.abstractmethod
+    def fit_pair(
+        self,
+        data: np.ndarray,
+        model: np.ndarray,
+        data_weights: np.ndarray | None = None,
+        model_weights: np.ndarray | None = None,
+    ) -> PairFittedStep:
+        """Fit on the training data and the network's samples, each weighted as the events they
+        stand for; returns self."""
 
 
 @register_step
-class MarginalCalibration(BaseStep):
+class MarginalCalibration(PairFittedStep):
     """Per-column quantile map from a model's samples onto the data's marginals.
 
     Parameters
@@ -94,11 +116,6 @@ class MarginalCalibration(BaseStep):
             "data_z_limit": self._data.z_limit,
             "model_z_limit": self._model.z_limit,
         }
-
-    def fit(self, x: np.ndarray, weights: np.ndarray | None = None) -> MarginalCalibration:
-        raise ConfigError(
-            f"{self.kind}: fitted from two samples, the data and the model's; call fit_pair(data, model)"
-        )
 
     def fit_pair(
         self,
@@ -166,7 +183,7 @@ class MarginalCalibration(BaseStep):
 
 
 @register_step
-class ConditionalCalibration(BaseStep):
+class ConditionalCalibration(PairFittedStep):
     """Quantile map of one column given another, from a model's samples onto the data's.
 
     Parameters
@@ -230,11 +247,6 @@ class ConditionalCalibration(BaseStep):
         if not np.isfinite(x[:, [self.column, self.given]]).all():
             raise InputError(f"{self.kind}: the {what} hold NaN or infinite values")
         return x[:, self.column], x[:, self.given]
-
-    def fit(self, x: np.ndarray, weights: np.ndarray | None = None) -> ConditionalCalibration:
-        raise ConfigError(
-            f"{self.kind}: fitted from two samples, the data and the model's; call fit_pair(data, model)"
-        )
 
     def fit_pair(
         self,

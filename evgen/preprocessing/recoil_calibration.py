@@ -41,7 +41,8 @@ from typing import Any
 import numpy as np
 
 from evgen.errors import ConfigError, InputError
-from evgen.preprocessing.base import BaseStep, as_matrix, register_step
+from evgen.preprocessing.base import as_matrix, register_step
+from evgen.preprocessing.calibration import PairFittedStep
 from evgen.preprocessing.conditional_quantiles import (
     ConditionalKnots,
     fit_conditional_quantiles,
@@ -73,7 +74,7 @@ def recoil_ratio(
 
 
 @register_step
-class RecoilCalibration(BaseStep):
+class RecoilCalibration(PairFittedStep):
     """Quantile map of ``log(q_T/|H⃗|)`` given ``log |H⃗|`` from a model's samples onto the data's.
 
     Parameters
@@ -170,11 +171,6 @@ class RecoilCalibration(BaseStep):
             raise InputError(f"{self.kind}: {what} with the Z's p_T or the jets' vector sum exactly 0")
         log_h = np.log(h)
         return np.log(q) - log_h, log_h
-
-    def fit(self, x: np.ndarray, weights: np.ndarray | None = None) -> RecoilCalibration:
-        raise ConfigError(
-            f"{self.kind}: fitted from two samples, the data and the model's; call fit_pair(data, model)"
-        )
 
     def fit_pair(
         self,
