@@ -133,6 +133,25 @@ def test_training_with_calibration_on_inserts_it(events):
     assert not any(isinstance(s, MarginalCalibration) for s in gen.preprocessing._chain(2).steps)
 
 
+def test_training_with_every_calibration_on_inserts_them_and_they_survive_save_load(events, tmp_path):
+    from evgen.preprocessing.calibration import ConditionalCalibration
+    from evgen.preprocessing.recoil_calibration import RecoilCalibration
+
+    torch.set_num_threads(1)
+    calibration = {"marginals": True, "recoil": True, "conditional": [["j2_pt", "j1_pt"]], "samples": 5000}
+    gen = ZJetsINN({**TINY, "training": {**TINY["training"], "epochs": 1}, "calibration": calibration})
+    gen.fit(events[:1500], progress=False)
+    gen.save(tmp_path / "run")
+    again = ZJetsINN.load(tmp_path / "run")
+    assert again.config.calibration.conditional == (("j2_pt", "j1_pt"),)
+    for n in (1, 2, 3):
+        kinds = [type(s) for s in again.preprocessing._chain(n).steps]
+        assert kinds.count(RecoilCalibration) == 1 and kinds.count(MarginalCalibration) == 1
+        assert kinds.count(ConditionalCalibration) == (n > 1)
+    a, b = gen.sample(500, seed=11), again.sample(500, seed=11)
+    np.testing.assert_array_equal(np.asarray(a.Muon.pt[:, 1]), np.asarray(b.Muon.pt[:, 1]))
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
