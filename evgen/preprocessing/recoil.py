@@ -64,10 +64,21 @@ from evgen.errors import ConfigError, InputError
 from evgen.preprocessing.base import BaseStep, as_matrix, register_step
 from evgen.preprocessing.fourier import fit_moments, fourier_cdf_shift, fourier_density, invert_fourier_cdf
 
-__all__ = ["BalanceHarmonics", "balance_angle"]
+__all__ = ["BalanceHarmonics", "balance_angle", "jet_sum"]
 
 #: Largest ``Σ |a_k| + |b_k|`` the map uses: ``g ≥ 0.1`` everywhere.
 _MAX_MODULATION = 0.9
+
+
+def jet_sum(x: np.ndarray, jet_pt: int, further: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """``H⃗ = p_T,j1 x̂ + Σ_k p_T,k (cos Δφ_k, sin Δφ_k)`` in the balance's frame (``x̂`` along
+    the leading jet; ``further``: ``[p_T, Δφ]`` columns of jets 2, 3, … in GeV and radians)."""
+    hx = np.array(x[:, jet_pt], dtype=np.float64)
+    hy = np.zeros_like(hx)
+    for pt, dphi in further:
+        hx += x[:, pt] * np.cos(x[:, dphi])
+        hy += x[:, pt] * np.sin(x[:, dphi])
+    return hx, hy
 
 
 def balance_angle(par: np.ndarray, perp: np.ndarray) -> np.ndarray:
@@ -212,15 +223,12 @@ class BalanceHarmonics(BaseStep):
             d = x[:, self.jet_dphi]
             pt_terms += [np.cos(d), np.sin(d), np.cos(2 * d), np.sin(2 * d)]
         if self.recoil:
-            pt_terms += self._recoil_terms(x, p)
+            pt_terms += self._recoil_terms(x)
         return np.stack([rho**i * t for i in range(self.degree + 1) for t in pt_terms], axis=1)
 
-    def _recoil_terms(self, x: np.ndarray, jet_pt: np.ndarray) -> list[np.ndarray]:
+    def _recoil_terms(self, x: np.ndarray) -> list[np.ndarray]:
         """``cos kψ_H, sin kψ_H`` (``k = 1, 2``) of the jets' vector sum, alone and times ``exp(−|H|/H_0)``."""
-        hx, hy = jet_pt.copy(), np.zeros_like(jet_pt)
-        for pt, dphi in self.recoil:
-            hx += x[:, pt] * np.cos(x[:, dphi])
-            hy += x[:, pt] * np.sin(x[:, dphi])
+        hx, hy = jet_sum(x, self.jet_pt, self.recoil)
         psi = balance_angle(hx, hy)
         harmonics = [np.cos(psi), np.sin(psi), np.cos(2 * psi), np.sin(2 * psi)]
         soft = np.exp(-np.hypot(hx, hy) / self.recoil_scale)

@@ -48,19 +48,9 @@ from evgen.preprocessing.conditional_quantiles import (
     fit_conditional_quantiles,
     side_weights,
 )
+from evgen.preprocessing.recoil import jet_sum
 
-__all__ = ["RecoilCalibration", "jet_sum", "recoil_ratio"]
-
-
-def jet_sum(x: np.ndarray, jet_pt: int, further: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """``H⃗ = p_T,j1 x̂ + Σ_k p_T,k (cos Δφ_k, sin Δφ_k)`` in the balance's frame (``x̂`` along
-    the leading jet; ``further``: ``[p_T, Δφ]`` columns of jets 2, 3, … in GeV and radians)."""
-    hx = np.array(x[:, jet_pt], dtype=np.float64)
-    hy = np.zeros_like(hx)
-    for pt, dphi in further:
-        hx += x[:, pt] * np.cos(x[:, dphi])
-        hy += x[:, pt] * np.sin(x[:, dphi])
-    return hx, hy
+__all__ = ["RecoilCalibration", "recoil_ratio"]
 
 
 def recoil_ratio(

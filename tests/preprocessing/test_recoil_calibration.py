@@ -13,7 +13,8 @@ from evgen.events import n_jets
 from evgen.io import read_events
 from evgen.preprocessing import ZJetsPreprocessing
 from evgen.preprocessing.base import Chain
-from evgen.preprocessing.recoil_calibration import RecoilCalibration, jet_sum, recoil_ratio
+from evgen.preprocessing.recoil import jet_sum
+from evgen.preprocessing.recoil_calibration import RecoilCalibration, recoil_ratio
 
 # columns of the synthetic rows: B_par, B_perp, p_T,j1, p_T,j2, Δφ_2
 STEP = dict(balance=[0, 1], jet_pt=2, further=[[3, 4]])
