@@ -20,7 +20,7 @@ import numpy as np
 
 from evgen.errors import ConfigError, InputError
 from evgen.events import n_jets
-from evgen.preprocessing.angular import AngularCoefficients
+from evgen.preprocessing.angular import FIT_METHODS, AngularCoefficients
 from evgen.preprocessing.base import Chain, load_state, save_state
 from evgen.preprocessing.ordering import PtOrdering
 from evgen.preprocessing.radial import RadialEqualize
@@ -202,6 +202,9 @@ class ZJetsPreprocessing:
         Factor the decay-angle distribution out of ``(cos θ*, φ*)`` with its eight angular
         coefficients ``A_0…A_7`` as functions of the dimuon ``q_T`` and ``y``
         (:class:`~evgen.preprocessing.angular.AngularCoefficients`, physics coordinates only).
+    angular_fit
+        How those coefficients are fitted: ``"likelihood"`` (maximum likelihood of the sample,
+        right under the muons' acceptance) or ``"moments"`` (runs saved before the choice).
     balance_harmonics
         Factor the balance direction's dependence on ``|B|`` and the leading jet's ``p_T`` out
         with its azimuthal harmonics (:class:`~evgen.preprocessing.recoil.BalanceHarmonics`,
@@ -237,6 +240,7 @@ class ZJetsPreprocessing:
         separation_equalize: float = 0.0,
         jet_eta_bound: float = 0.0,
         angular_coefficients: bool = False,
+        angular_fit: str = "likelihood",
         balance_harmonics: bool = False,
         balance_recoil: bool = False,
         jet_pt_order: bool = False,
@@ -297,6 +301,9 @@ class ZJetsPreprocessing:
         if angular_coefficients and coordinates != "physics":
             raise ConfigError("angular_coefficients needs coordinates = 'physics' (the decay angles)")
         self.angular_coefficients = bool(angular_coefficients)
+        if angular_fit not in FIT_METHODS:
+            raise ConfigError(f"angular_fit must be one of {list(FIT_METHODS)}; got {angular_fit!r}")
+        self.angular_fit = angular_fit
         if balance_harmonics and coordinates != "physics":
             raise ConfigError("balance_harmonics needs coordinates = 'physics' (the balance columns)")
         self.balance_harmonics = bool(balance_harmonics)
@@ -330,7 +337,7 @@ class ZJetsPreprocessing:
         physics: list[Any] = []
         angular: list[Any] = []
         if self.coordinates == "physics" and self.angular_coefficients:
-            angular = [AngularCoefficients.for_features(f)]
+            angular = [AngularCoefficients.for_features(f, fit=self.angular_fit)]
         if self.coordinates == "physics" and self.balance_harmonics:
             # after the decay angles' step, which reads q_T from the balance as measured
             angular.append(BalanceHarmonics.for_features(f, recoil=self.balance_recoil))
@@ -524,6 +531,7 @@ class ZJetsPreprocessing:
             "separation_equalize": self.separation_equalize,
             "jet_eta_bound": self.jet_eta_bound,
             "angular_coefficients": self.angular_coefficients,
+            "angular_fit": self.angular_fit,
             "balance_harmonics": self.balance_harmonics,
             "balance_recoil": self.balance_recoil,
             "jet_pt_order": self.jet_pt_order,
@@ -559,6 +567,7 @@ class ZJetsPreprocessing:
             "balance": "cartesian",
             "jet_eta": "absolute",
             "jet_separation": "none",
+            "angular_fit": "moments",
         }
         pre = cls(**{**old, **spec["params"]})
         pre.muon_mass = float(spec["muon_mass"])

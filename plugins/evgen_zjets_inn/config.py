@@ -17,6 +17,7 @@ from typing import Any
 
 from evgen.mass_step import MassStep
 from evgen.physics.magic import MagicTransform
+from evgen.preprocessing.angular import FIT_METHODS as ANGULAR_FITS
 from evgen.preprocessing.resonance import DECAY_FRAMES
 from evgen.preprocessing.zjets import (
     BALANCE_FORMS,
@@ -153,6 +154,10 @@ class PreprocessingConfig:
     angular_coefficients
         Factor the decay angles' distribution out with its angular coefficients ``A_0…A_7(q_T, y)``
         (:class:`evgen.preprocessing.angular.AngularCoefficients`; physics coordinates).
+    angular_fit
+        How those coefficients are fitted: ``"likelihood"`` (maximum likelihood of the training
+        sample: right under the muons' acceptance, where the moments are biased) or
+        ``"moments"`` (the moments' least squares, as runs before this option).
     balance_harmonics
         Factor the balance direction's dependence on ``|B|`` and ``p_T,j1`` out with its
         azimuthal harmonics (:class:`evgen.preprocessing.recoil.BalanceHarmonics`; physics
@@ -183,6 +188,7 @@ class PreprocessingConfig:
     separation_equalize: float = 0.0
     jet_eta_bound: float = 0.0
     angular_coefficients: bool = False
+    angular_fit: str = "likelihood"
     balance_harmonics: bool = False
     balance_recoil: bool = False
     jet_pt_order: bool = False
@@ -225,6 +231,8 @@ class PreprocessingConfig:
             raise invalid("jet_eta_bound", self.jet_eta_bound, "must be ≥ 0 (0: off), e.g. the sample's 5.0")
         if self.angular_coefficients and self.coordinates != "physics":
             raise invalid("angular_coefficients", self.angular_coefficients, "needs coordinates = 'physics'")
+        if self.angular_fit not in ANGULAR_FITS:
+            raise invalid("angular_fit", self.angular_fit, f"expected one of {list(ANGULAR_FITS)}")
         if self.balance_harmonics and self.coordinates != "physics":
             raise invalid("balance_harmonics", self.balance_harmonics, "needs coordinates = 'physics'")
         if self.balance_recoil and not self.balance_harmonics:
@@ -257,6 +265,7 @@ class PreprocessingConfig:
             "separation_equalize": self.separation_equalize,
             "jet_eta_bound": self.jet_eta_bound,
             "angular_coefficients": self.angular_coefficients,
+            "angular_fit": self.angular_fit,
             "balance_harmonics": self.balance_harmonics,
             "balance_recoil": self.balance_recoil,
             "jet_pt_order": self.jet_pt_order,

@@ -377,11 +377,11 @@ def test_old_preprocessing_files_load_with_the_cartesian_balance_and_absolute_et
     pre = ZJetsPreprocessing(coordinates="physics").fit(events)
     pre.save(tmp_path / "pre")
     spec = json.loads((tmp_path / "pre.json").read_text())
-    for key in ("balance", "jet_eta"):
+    for key in ("balance", "jet_eta", "angular_fit"):
         del spec["params"][key]
     (tmp_path / "pre.json").write_text(json.dumps(spec))
     again = ZJetsPreprocessing.load(tmp_path / "pre")
-    assert (again.balance, again.jet_eta) == ("cartesian", "absolute")
+    assert (again.balance, again.jet_eta, again.angular_fit) == ("cartesian", "absolute", "moments")
     y, where = pre.encode(events)[1]
     np.testing.assert_array_equal(again.encode(events)[1][0], y)
 

@@ -87,6 +87,7 @@ def test_paper_defaults_are_table_1():
             {"preprocessing": {"coordinates": "particles", "angular_coefficients": True}},
             "preprocessing.angular_coefficients = True",
         ),
+        ({"preprocessing": {"angular_fit": "lsq"}}, "preprocessing.angular_fit = 'lsq'"),
         (
             {"preprocessing": {"coordinates": "particles", "balance_harmonics": True}},
             "preprocessing.balance_harmonics = True",
