@@ -37,11 +37,16 @@ def test_the_cpu_binn_is_the_cpu_recipe_with_bayesian_subnets():
 
     recipe = ZJetsINNConfig.from_mapping(load_config_file(ROOT / "configs" / "zjets-inn-cpu.toml"))
     binn = BINNConfig.from_mapping(load_config_file(ROOT / "configs" / "binn-cpu.toml"))
-    # the mirror, the balance harmonics (with the recoil terms) and the p_T ordering came after the
-    # BINN's measurements (docs/uncertainties.md): not in binn-cpu yet
+    # the mirror, the balance harmonics (with the recoil terms), the p_T ordering and the angles'
+    # likelihood fit came after the BINN's measurements (docs/uncertainties.md): not in binn-cpu yet
     assert binn.preprocessing == dataclasses.replace(
-        recipe.preprocessing, balance_harmonics=False, balance_recoil=False, jet_pt_order=False
+        recipe.preprocessing,
+        balance_harmonics=False,
+        balance_recoil=False,
+        jet_pt_order=False,
+        angular_fit="moments",
     )
+    assert recipe.preprocessing.angular_fit == "likelihood"
     assert recipe.preprocessing.balance_harmonics and recipe.preprocessing.balance_recoil
     assert recipe.preprocessing.jet_pt_order
     assert binn.reflection == dataclasses.replace(recipe.reflection, mirror="none")
