@@ -38,6 +38,12 @@ def _design(harmonics: np.ndarray, basis: np.ndarray) -> np.ndarray:
     return (harmonics[:, :, None] * basis[:, None, :]).reshape(len(basis), -1)
 
 
+def _mean_log(base: np.ndarray, z: np.ndarray, beta: np.ndarray, w: np.ndarray) -> float:
+    """``Σ w log(g₀ + z·β)`` for normalised weights; ``−∞`` where some ``g ≤ 0``."""
+    g = base + z @ beta
+    return -np.inf if g.min() <= 0 else float(w @ np.log(g))
+
+
 def mean_log_density(
     base: np.ndarray,
     harmonics: np.ndarray,
@@ -46,11 +52,9 @@ def mean_log_density(
     weights: np.ndarray | None = None,
 ) -> float:
     """``Σ w log g / Σ w`` for coefficients ``β`` ``(m, k)``; ``−∞`` where some ``g ≤ 0``."""
-    g = base + _design(harmonics, basis) @ np.asarray(coefficients, dtype=np.float64).ravel()
-    if g.min() <= 0:
-        return -np.inf
-    w = np.ones(len(g)) if weights is None else np.asarray(weights, dtype=np.float64)
-    return float(w @ np.log(g) / w.sum())
+    w = np.ones(len(base)) if weights is None else np.asarray(weights, dtype=np.float64)
+    beta = np.asarray(coefficients, dtype=np.float64).ravel()
+    return _mean_log(np.asarray(base, dtype=np.float64), _design(harmonics, basis), beta, w / w.sum())
 
 
 def fit_linear_density(
@@ -92,11 +96,7 @@ def fit_linear_density(
     z = _design(harmonics, basis)
     beta = np.zeros(z.shape[1])
 
-    def objective(b: np.ndarray) -> float:
-        g = base + z @ b
-        return -np.inf if g.min() <= 0 else float(w @ np.log(g))
-
-    value = objective(beta)
+    value = _mean_log(base, z, beta, w)
     for _ in range(MAX_ITERATIONS):
         u = z / (base + z @ beta)[:, None]  # ∂ log g / ∂β per row
         gradient = w @ u
@@ -107,7 +107,7 @@ def fit_linear_density(
             break
         size = 1.0
         while size > 1e-10:
-            trial = objective(beta + size * step)
+            trial = _mean_log(base, z, beta + size * step, w)
             if trial >= value + 0.25 * size * decrement:  # Armijo: a quarter of the predicted gain
                 break
             size /= 2
