@@ -44,6 +44,9 @@ __all__ = [
     "welch_satterthwaite_dof",
     "ensemble_pull_variance",
     "coverage_window_probability",
+    "COVERAGE_TEST_ALPHA",
+    "coverage_p_value",
+    "coverage_consistent_probability",
     "pulls",
     "coverage",
     "interval_coverage",
@@ -158,6 +161,50 @@ def coverage_window_probability(
     if k_high < k_low:
         return 0.0
     return float(binom.cdf(k_high, n, level) - binom.cdf(k_low - 1, n, level))
+
+
+#: Significance of the per-observable coverage test: a coverage whose two-sided binomial p-value is
+#: below it is not the nominal level's (:func:`coverage_p_value`).
+COVERAGE_TEST_ALPHA = 0.05
+
+
+def coverage_p_value(covered: int, n: int, level: float = ONE_SIGMA) -> float:
+    r"""Two-sided binomial p-value of ``covered`` of ``n`` pulls inside an interval of content ``level``.
+
+    Under a calibrated band the count is :math:`B(n, \mathrm{level})` (bins taken as independent);
+    the p-value is the probability of a count no more likely than the observed one (the exact
+    test, Clopper–Pearson's companion; :func:`scipy.stats.binomtest`). It separates an
+    observable whose coverage is off from one that missed [0.60, 0.76] by chance: with 20 bins
+    13 covered (0.65) gives p = 0.81, 9 (0.45) p = 0.03. Bins of one histogram share a network
+    and a normalisation, so the test is approximate: correlated pulls scatter more than a
+    binomial and it flags a calibrated band somewhat more often than ``alpha``.
+    """
+    if n < 1:
+        raise InputError(f"n = {n!r}: needs at least one pull")
+    if not 0 <= covered <= n:
+        raise InputError(f"covered = {covered!r}: must lie in [0, n = {n}]")
+    from scipy.stats import binomtest
+
+    return float(binomtest(int(covered), int(n), level).pvalue)
+
+
+def coverage_consistent_probability(
+    n: int, alpha: float = COVERAGE_TEST_ALPHA, level: float = ONE_SIGMA
+) -> float:
+    r"""Probability that a calibrated band's ``n`` pulls pass :func:`coverage_p_value` at ``alpha``.
+
+    At least :math:`1 - \alpha` (the test is exact and discrete); the expected number of
+    observables a calibrated band passes is the sum of it over the observables.
+    """
+    if n < 1:
+        raise InputError(f"n = {n!r}: needs at least one pull")
+    if not 0 < alpha < 1:
+        raise ConfigError(f"alpha = {alpha!r}: must lie in (0, 1)")
+    from scipy.stats import binom
+
+    counts = np.arange(n + 1)
+    passing = np.array([coverage_p_value(int(k), n, level) >= alpha for k in counts])
+    return float(np.sum(binom.pmf(counts[passing], n, level)))
 
 
 def z_for_levels(level: float, dof: float | np.ndarray) -> float | np.ndarray:

@@ -26,7 +26,11 @@ generates ``n_generated`` events; per observable and bin:
   :func:`evgen.statistics.coverage.ensemble_pull_variance`), and their 68 % coverage (a
   Student-t interval with Welch–Satterthwaite degrees of freedom per bin: :math:`K - 1` where
   the members' spread dominates, Gaussian where the truth's statistics do) over the *bulk*:
-  bins holding at least :data:`BULK_FRACTION` of the truth;
+  bins holding at least :data:`BULK_FRACTION` of the truth. An observable has 15–40 bulk bins,
+  so its coverage scatters by ±0.07–0.12 even for a calibrated band; each coverage gets the
+  two-sided binomial p-value of :func:`evgen.statistics.coverage.coverage_p_value`, and the
+  report lists the observables off beyond chance (p < 0.05) apart from those that only
+  missed the [0.60, 0.76] window;
 * **demonstrate**: the equivalent truth events *measured* from the distance of
   :math:`\bar\gamma` to the truth with both samples' statistics subtracted
   (:func:`evgen.statistics.equivalent_histogram.measured_equivalent_events`), next to the
@@ -168,7 +172,7 @@ def _observable_row(
     n_train_k: int,
 ) -> dict[str, Any]:
     """Predict, validate and demonstrate for one observable (module docstring)."""
-    from evgen.statistics.coverage import ONE_SIGMA, ensemble_pull_variance, z_for_levels
+    from evgen.statistics.coverage import ONE_SIGMA, coverage_p_value, ensemble_pull_variance, z_for_levels
     from evgen.statistics.equivalent_histogram import (
         measured_equivalent_events,
         pooled_shape,
@@ -255,6 +259,8 @@ def _observable_row(
         "bulk_bins": int(bulk_pulls.size),
         "coverage_68": covered / bulk_pulls.size if bulk_pulls.size else math.nan,
         "covered_bins": covered,
+        # is the coverage the nominal 68 % within the binomial chance of its few bins?
+        "coverage_p_value": coverage_p_value(covered, bulk_pulls.size) if bulk_pulls.size else math.nan,
         "t68": float(np.median(t68)) if bulk_pulls.size else math.nan,
         "pull_rms": float(np.sqrt(np.mean(bulk_pulls**2))) if bulk_pulls.size else math.nan,
     }
@@ -287,7 +293,12 @@ def size_report(
     n_train_per_multiplicity: Mapping[int, int],
 ) -> dict[str, Any]:
     """Every observable's row (:func:`_observable_row`) and the pooled coverage of one training size."""
-    from evgen.statistics.coverage import coverage_window_probability
+    from evgen.statistics.coverage import (
+        COVERAGE_TEST_ALPHA,
+        ONE_SIGMA,
+        coverage_consistent_probability,
+        coverage_window_probability,
+    )
 
     if len(member_hists) < 2:
         raise ConfigError(f"a bootstrap ensemble needs at least 2 members; got {len(member_hists)}")
@@ -305,6 +316,9 @@ def size_report(
     in_range = [r for r in rows if r["bulk_bins"] and 0.60 <= r["coverage_68"] <= 0.76]
     # what a calibrated band would score on the same bulk bins (binomial per observable)
     expected_in_range = sum(coverage_window_probability(r["bulk_bins"]) for r in rows if r["bulk_bins"])
+    # the per-observable test that separates a miscalibrated band from a window missed by chance
+    off = [r for r in rows if r["bulk_bins"] and r["coverage_p_value"] < COVERAGE_TEST_ALPHA]
+    expected_consistent = sum(coverage_consistent_probability(r["bulk_bins"]) for r in rows if r["bulk_bins"])
     member_to_truth = _member_to_truth_events(truth_hists, member_hists)
 
     def median(key: str) -> float:
@@ -324,6 +338,14 @@ def size_report(
         "coverage_68_pooled": covered / bulk if bulk else math.nan,
         "observables_with_coverage_in_60_76": len(in_range),
         "observables_with_coverage_in_60_76_if_calibrated": float(expected_in_range),
+        "observables_with_coverage_consistent": int(sum(1 for r in rows if r["bulk_bins"]) - len(off)),
+        "observables_with_coverage_consistent_if_calibrated": float(expected_consistent),
+        # under- or over-covered beyond the binomial chance (p < COVERAGE_TEST_ALPHA)
+        "coverage_off": [
+            f"{r['multiplicity']} j {r['observable']} ({r['coverage_68']:.2f}, "
+            f"{'under' if r['coverage_68'] < ONE_SIGMA else 'over'})"
+            for r in off
+        ],
         "member_to_truth_events": member_to_truth,
         # a member's own sampling noise above the truth's: σ_stoch's subtraction is noisy, intervals over-cover
         "too_few_generated": [k for k, r in member_to_truth.items() if r < MIN_MEMBER_TO_TRUTH],
@@ -454,6 +476,18 @@ def too_few_generated_warning(report: Mapping[str, Any]) -> str:
     )
 
 
+def _coverage_test_sentence(report: Mapping[str, Any]) -> str:
+    """The binomial test's verdict (:func:`evgen.statistics.coverage.coverage_p_value`); empty for old reports."""
+    if "coverage_off" not in report:
+        return ""
+    off = report["coverage_off"]
+    return (
+        f"Coverage consistent with 68 % (binomial p ≥ 0.05): {report['observables_with_coverage_consistent']} "
+        f"observables (a calibrated band: {report['observables_with_coverage_consistent_if_calibrated']:.1f}); "
+        f"off beyond chance: {len(off)}" + (": " + ", ".join(off) if off else "") + ". "
+    )
+
+
 def markdown(result: Mapping[str, Any]) -> str:
     """One table per training size: predicted and measured equivalent events, amplification, coverage."""
     lines = [
@@ -466,7 +500,8 @@ def markdown(result: Mapping[str, Any]) -> str:
         f"estimator is right). Coverage: the share of bulk bins (≥ {100 * result['bulk_fraction']:g} % of the "
         "truth) whose pull lies within the 68 % Student-t interval (Welch–Satterthwaite degrees of freedom "
         "per bin); 'a calibrated band' is how many observables a band with exact 68 % intervals would put "
-        "in [0.60, 0.76] on the same bins by chance (binomial).",
+        "in [0.60, 0.76] on the same bins by chance (binomial); 'p (binomial)' is the two-sided binomial "
+        "p-value of an observable's coverage under a calibrated band: below 0.05 it is off beyond chance.",
         "",
     ]
     for size, report in result["sizes"].items():
@@ -484,7 +519,8 @@ def markdown(result: Mapping[str, Any]) -> str:
             f"[0.60, 0.76]: {report['observables_with_coverage_in_60_76']} of {len(report['observables'])} "
             f"(a calibrated band: {report['observables_with_coverage_in_60_76_if_calibrated']:.1f}), "
             f"and of those predicted and measured agree within 2σ for {report['covered_observables_agreeing']}. "
-            f"Worth less than the training sample (upper end of the 68 % interval below 1): {len(less)} observables"
+            + _coverage_test_sentence(report)
+            + f"Worth less than the training sample (upper end of the 68 % interval below 1): {len(less)} observables"
             + (": " + ", ".join(less) if less else "")
             + ".",
             "",
@@ -493,15 +529,16 @@ def markdown(result: Mapping[str, Any]) -> str:
             lines += [too_few_generated_warning(report), ""]
         lines += [
             "| jets | observable | A predicted | A measured [68 %] | A one member | training (≈ 1) | "
-            "pred − meas (σ) | coverage 68 % |",
-            "|---|---|---|---|---|---|---|---|",
+            "pred − meas (σ) | coverage 68 % | p (binomial) |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for r in report["observables"]:
             lines.append(
                 f"| {r['multiplicity']} | {r['observable']} | {_fmt(r['amplification_predicted'])} | "
                 f"{_fmt(r['amplification_measured'])} [{_fmt(r['amplification_low'])}, {_fmt(r['amplification_high'])}] | "
                 f"{_fmt(r['amplification_single'])} | {_fmt(r['training_amplification'])} | "
-                f"{r['predicted_minus_measured_sigma']:+.1f} | {r['coverage_68']:.2f} |"
+                f"{r['predicted_minus_measured_sigma']:+.1f} | {r['coverage_68']:.2f} | "
+                f"{r.get('coverage_p_value', math.nan):.2g} |"
             )
         lines.append("")
     return "\n".join(lines)

@@ -12,6 +12,8 @@ from evgen.statistics.coverage import (
     ONE_SIGMA,
     chi2_test,
     coverage,
+    coverage_consistent_probability,
+    coverage_p_value,
     coverage_window_probability,
     ensemble_pull_variance,
     interval_coverage,
@@ -145,3 +147,30 @@ def test_coverage_window_probability_is_the_binomial_chance_of_a_calibrated_band
     assert coverage_window_probability(2) == 0.0  # neither 1/2 nor 2/2 lies in [0.60, 0.76]
     with pytest.raises(InputError):
         coverage_window_probability(0)
+
+
+def test_coverage_p_value_is_the_exact_binomial_test_and_flags_a_narrow_band():
+    """The p-value sums the binomial probabilities no larger than the observed one's (by hand);
+    calibrated pulls are flagged at most alpha of the time, as often as 1 - the consistent
+    probability says; errors 30 % too small are flagged most of the time with 40 bins."""
+    from scipy.stats import binom
+
+    n, level = 20, ONE_SIGMA
+    pmf = binom.pmf(np.arange(n + 1), n, level)
+    for k in (5, 9, 13, 17, 20):
+        by_hand = pmf[pmf <= pmf[k] * (1 + 1e-7)].sum()
+        assert coverage_p_value(k, n) == pytest.approx(by_hand, rel=1e-6)
+    assert coverage_p_value(13, 20) > 0.5 and coverage_p_value(9, 20) < 0.05
+    rng = np.random.default_rng(8)
+    for bins in (15, 40):
+        inside = np.sum(np.abs(rng.standard_normal((4000, bins))) <= 1.0, axis=1)
+        flagged = np.mean([coverage_p_value(int(c), bins) < 0.05 for c in inside])
+        expected = 1 - coverage_consistent_probability(bins)
+        assert 0 < expected <= 0.05
+        assert flagged == pytest.approx(expected, abs=0.012)
+    narrow = np.sum(np.abs(rng.standard_normal((500, 40)) / 0.7) <= 1.0, axis=1)
+    assert np.mean([coverage_p_value(int(c), 40) < 0.05 for c in narrow]) > 0.6
+    with pytest.raises(InputError):
+        coverage_p_value(5, 0)
+    with pytest.raises(InputError):
+        coverage_p_value(21, 20)

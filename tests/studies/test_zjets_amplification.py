@@ -74,6 +74,13 @@ def test_coverage_holds_where_the_truth_files_statistics_dominate_the_band():
         expected * (1 - expected / 60)
     )
     assert np.median([r["t68"] for r in report["observables"]]) < 1.1  # nearly Gaussian, not t_3's 1.197
+    # the binomial test: a calibrated band passes about 95 % of the observables
+    consistent = report["observables_with_coverage_consistent_if_calibrated"]
+    assert 0.95 * 60 <= consistent < 60
+    assert report["observables_with_coverage_consistent"] >= consistent - 4 * np.sqrt(
+        consistent * (1 - consistent / 60)
+    )
+    assert len(report["coverage_off"]) == 60 - report["observables_with_coverage_consistent"]
     assert report["member_to_truth_events"]["1"] == pytest.approx(10.0, rel=0.01)
     assert report["too_few_generated"] == []
 
@@ -138,3 +145,26 @@ def test_the_study_on_two_tiny_members_writes_a_report_a_user_can_read(tmp_path,
     assert main(bad) != 0
     assert "fewer than n_train" in capsys.readouterr().err
     assert not (tmp_path / "bad" / "amplification.json").exists()
+
+
+def test_the_binomial_test_names_an_observable_whose_members_share_a_bias():
+    """Every member of one observable shifted by the same 4 σ_pred in each bulk bin: the bootstrap
+    cannot see it, its coverage falls far below 68 % and the report names it as under-covered,
+    while the untouched observables pass."""
+    rng = np.random.default_rng(2)
+    n, k = 20_000, 8
+    truth, training, members = _bootstrap_histograms(rng, n, k, 2_000_000, observables=10)
+    key = (1, "pt_j3")
+    shift = 4 * np.sqrt(P * (1 - P) / n) * np.where(np.arange(B) % 2 == 0, 1.0, -1.0)
+    for m in members:
+        w = m[key][0]
+        biased = np.maximum(w + shift * w.sum(), 0.0)
+        m[key] = (biased, biased)
+    report = size_report(truth, training, members, {1: n})
+    rows = {r["observable"]: r for r in report["observables"]}
+    assert rows["pt_j3"]["coverage_68"] < 0.4
+    assert rows["pt_j3"]["coverage_p_value"] < 1e-3
+    assert any(
+        entry.startswith("1 j pt_j3 (") and entry.endswith("under)") for entry in report["coverage_off"]
+    )
+    assert report["observables_with_coverage_consistent"] >= 8

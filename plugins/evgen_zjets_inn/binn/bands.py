@@ -170,6 +170,9 @@ def band_validation(
     reference (all of a bin inside the central 90 % by default); the issue's target is stated there.
     """
     from evgen.statistics.coverage import (
+        COVERAGE_TEST_ALPHA,
+        coverage_consistent_probability,
+        coverage_p_value,
         coverage_window_probability,
         ensemble_pull_variance,
         pulls,
@@ -216,6 +219,13 @@ def band_validation(
                 bulk_coverage_in_60_76_probability_if_calibrated=coverage_window_probability(
                     int(in_bulk.sum())
                 ),
+                # off beyond the binomial chance of its few bins when below COVERAGE_TEST_ALPHA
+                bulk_coverage_p_value=coverage_p_value(
+                    round(sb.coverage_68.value * int(in_bulk.sum())), int(in_bulk.sum())
+                ),
+                bulk_coverage_consistent_probability_if_calibrated=coverage_consistent_probability(
+                    int(in_bulk.sum())
+                ),
             )
         rel = band.relative_sigma_pred[keep]
         row.update(
@@ -250,6 +260,12 @@ def band_validation(
             sum(r["bulk_coverage_in_60_76_probability_if_calibrated"] for r in with_bulk)
         ),
         "observables_with_bulk": len(with_bulk),
+        "observables_bulk_coverage_consistent": sum(
+            r["bulk_coverage_p_value"] >= COVERAGE_TEST_ALPHA for r in with_bulk
+        ),
+        "observables_bulk_coverage_consistent_if_calibrated": float(
+            sum(r["bulk_coverage_consistent_probability_if_calibrated"] for r in with_bulk)
+        ),
         "observables": rows,
     }
 

@@ -44,7 +44,9 @@ def _cmd_bands(args: argparse.Namespace) -> int:
         print(
             f"observables with bulk 68% coverage in [0.60, 0.76]: {validation['observables_bulk_in_60_76']} of "
             f"{validation['observables_with_bulk']} (a calibrated band: "
-            f"{validation['observables_bulk_in_60_76_if_calibrated']:.1f})"
+            f"{validation['observables_bulk_in_60_76_if_calibrated']:.1f}); consistent with 68% "
+            f"(binomial p >= 0.05): {validation['observables_bulk_coverage_consistent']} "
+            f"(a calibrated band: {validation['observables_bulk_coverage_consistent_if_calibrated']:.1f})"
         )
     print(f"report: {args.output}/binn_bands.md")
     return 0

@@ -358,8 +358,14 @@ def test_band_validation_covers_a_reference_drawn_like_one_more_member():
     expected = good["observables_bulk_in_60_76_if_calibrated"]
     assert 0.4 * 60 < expected < 0.8 * 60
     assert abs(good["observables_bulk_in_60_76"] - expected) < 4 * np.sqrt(expected * (1 - expected / 60))
+    consistent = good["observables_bulk_coverage_consistent_if_calibrated"]
+    assert 0.95 * 60 <= consistent < 60
+    assert good["observables_bulk_coverage_consistent"] >= consistent - 4 * np.sqrt(
+        consistent * (1 - consistent / 60)
+    )
     bad = band_validation(narrow, reference)
     assert bad["pooled"]["coverage_68"].value < 0.55
+    assert bad["observables_bulk_coverage_consistent"] < good["observables_bulk_coverage_consistent"] - 10
 
 
 def test_bootstrap_members_and_an_ensemble_of_runs(tmp_path):
