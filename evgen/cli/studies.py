@@ -151,7 +151,9 @@ def _cmd_zjets_amplification(args: argparse.Namespace) -> int:
             f"pooled 68 % coverage {report['coverage_68_pooled']:.3f}, in [0.60, 0.76] for "
             f"{report['observables_with_coverage_in_60_76']} of {len(rows)} observables (a calibrated band: "
             f"{report['observables_with_coverage_in_60_76_if_calibrated']:.1f}; of those, predicted "
-            f"and measured agree for {report['covered_observables_agreeing']}); worth less than the training "
+            f"and measured agree for {report['covered_observables_agreeing']}); consistent with 68 % "
+            f"(binomial p >= 0.05) for {report['observables_with_coverage_consistent']} (a calibrated band: "
+            f"{report['observables_with_coverage_consistent_if_calibrated']:.1f}); worth less than the training "
             f"sample: {less} of {len(rows)}"
         )
         if report.get("too_few_generated"):

@@ -131,7 +131,13 @@ def test_the_study_on_two_tiny_members_writes_a_report_a_user_can_read(tmp_path,
     assert report["members"] == 2 and sum(report["n_train_per_multiplicity"].values()) == 3000
     names = {(r["multiplicity"], r["observable"]) for r in report["observables"]}
     assert (1, "m_mumu") in names and (2, "dR_j1j2") in names
-    assert "| jets | observable | A predicted |" in (tmp_path / "out" / "amplification.md").read_text()
+    text = (tmp_path / "out" / "amplification.md").read_text()
+    assert "| jets | observable | A predicted |" in text and "| p (binomial) |" in text
+    assert "Coverage consistent with 68 % (binomial p ≥ 0.05): " in text
+    assert (
+        f"consistent with 68 % (binomial p >= 0.05) for {report['observables_with_coverage_consistent']}"
+        in out
+    )
     assert (tmp_path / "out" / "amplification_vs_ntrain.png").stat().st_size > 10_000
     stored = sorted((tmp_path / "out" / "n3000").glob("member_*.npz"))
     assert len(stored) == 2
