@@ -37,19 +37,14 @@ def test_the_cpu_binn_is_the_cpu_recipe_with_bayesian_subnets():
 
     recipe = ZJetsINNConfig.from_mapping(load_config_file(ROOT / "configs" / "zjets-inn-cpu.toml"))
     binn = BINNConfig.from_mapping(load_config_file(ROOT / "configs" / "binn-cpu.toml"))
-    # the mirror, the balance harmonics (with the recoil terms), the p_T ordering and the angles'
-    # likelihood fit came after the BINN's measurements (docs/uncertainties.md): not in binn-cpu yet
-    assert binn.preprocessing == dataclasses.replace(
-        recipe.preprocessing,
-        balance_harmonics=False,
-        balance_recoil=False,
-        jet_pt_order=False,
-        angular_fit="moments",
-    )
+    # every coordinate and preprocessing option, the reflection and the mirror are the recipe's
+    assert binn.preprocessing == recipe.preprocessing
     assert recipe.preprocessing.angular_fit == "likelihood"
-    assert recipe.preprocessing.balance_harmonics and recipe.preprocessing.balance_recoil
-    assert recipe.preprocessing.jet_pt_order
-    assert binn.reflection == dataclasses.replace(recipe.reflection, mirror="none")
+    assert binn.reflection == recipe.reflection and binn.reflection.mirror == "jets"
+    assert binn.mass_step == recipe.mass_step
+    # the jet networks see four times the rows (reflection and mirror): the 30k members' epochs
+    assert (binn.training.epochs, binn.jets.epochs) == (125, 100)
+    assert not binn.calibration.marginals  # binn refuses calibrations: they would hide the draws' spread
     assert (binn.base.blocks, binn.base.hidden, binn.jets.hidden) == (
         recipe.base.blocks,
         recipe.base.hidden,
