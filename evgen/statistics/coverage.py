@@ -173,7 +173,7 @@ def coverage_p_value(covered: int, n: int, level: float = ONE_SIGMA) -> float:
 
     Under a calibrated band the count is :math:`B(n, \mathrm{level})` (bins taken as independent);
     the p-value is the probability of a count no more likely than the observed one (the exact
-    test, Clopper–Pearson's companion; :func:`scipy.stats.binomtest`). It separates an
+    two-sided test of :func:`scipy.stats.binomtest`). It separates an
     observable whose coverage is off from one that missed [0.60, 0.76] by chance: with 20 bins
     13 covered (0.65) gives p = 0.81, 9 (0.45) p = 0.03. Bins of one histogram share a network
     and a normalisation, so the test is approximate: correlated pulls scatter more than a

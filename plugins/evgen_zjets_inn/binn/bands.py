@@ -211,21 +211,17 @@ def band_validation(
             pooled_bulk.append(p_all[in_bulk])
             pooled_bulk_dof.append(dof_bins[in_bulk])
             sb = summarize_pulls(p_all[in_bulk], dof=dof_bins[in_bulk])
+            n_bulk = int(in_bulk.sum())
+            covered = round(sb.coverage_68.value * n_bulk)  # the fraction back to its count
             row.update(
-                bulk_bins=int(in_bulk.sum()),
+                bulk_bins=n_bulk,
                 bulk_pull_width=sb.width.value,
                 bulk_coverage_68=sb.coverage_68.value,
                 bulk_coverage_in_60_76=bool(0.60 <= sb.coverage_68.value <= 0.76),
-                bulk_coverage_in_60_76_probability_if_calibrated=coverage_window_probability(
-                    int(in_bulk.sum())
-                ),
+                bulk_coverage_in_60_76_probability_if_calibrated=coverage_window_probability(n_bulk),
                 # off beyond the binomial chance of its few bins when below COVERAGE_TEST_ALPHA
-                bulk_coverage_p_value=coverage_p_value(
-                    round(sb.coverage_68.value * int(in_bulk.sum())), int(in_bulk.sum())
-                ),
-                bulk_coverage_consistent_probability_if_calibrated=coverage_consistent_probability(
-                    int(in_bulk.sum())
-                ),
+                bulk_coverage_p_value=coverage_p_value(covered, n_bulk),
+                bulk_coverage_consistent_probability_if_calibrated=coverage_consistent_probability(n_bulk),
             )
         rel = band.relative_sigma_pred[keep]
         row.update(
