@@ -13,6 +13,7 @@ Figures (matplotlib + mplhep, imported only here): :func:`plot_bands` (Fig. 11),
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from evgen.errors import InputError
+from evgen.errors import ConfigError, InputError
 from evgen.events import event_weights, n_jets
 from evgen.statistics.uncertainty import HistogramBand, band_from_counts
 
@@ -31,6 +32,8 @@ __all__ = [
     "zjets_bands",
     "reference_histograms",
     "band_validation",
+    "scaled_member_variance",
+    "sigma_scale_for_coverage",
     "plot_bands",
     "plot_sigma_vs_count",
     "plot_train_size_scan",
@@ -151,11 +154,28 @@ def _bulk(reference_fraction: np.ndarray, low: float, high: float) -> np.ndarray
     return (before >= low) & (cumulative <= high)
 
 
+def scaled_member_variance(band: HistogramBand, sigma_scale: float = 1.0) -> np.ndarray:
+    r"""The draws' variance of each bin fraction with :math:`\sigma_\mathrm{pred}` scaled by ``sigma_scale``.
+
+    :math:`s^2 = \sigma_\mathrm{stoch}^2 + \lambda^2 (s^2_\text{draws} - \sigma_\mathrm{stoch}^2)`:
+    Eq. (21) read backwards with the predicted part widened (:math:`\lambda > 1`) or narrowed;
+    the stochastic part of each draw is the generated statistics' and stays. ``1`` returns the
+    draws' own variance.
+    """
+    if not (np.isfinite(sigma_scale) and sigma_scale > 0):
+        raise ConfigError(f"sigma_scale = {sigma_scale!r}: must be a positive number")
+    total, stoch = band.fraction_sigma_tot**2, band.fraction_sigma_stoch**2
+    if sigma_scale == 1.0:
+        return total
+    return stoch + sigma_scale**2 * (total - stoch)
+
+
 def band_validation(
     bands: Mapping[Key, HistogramBand],
     reference: Mapping[Key, Mapping[str, np.ndarray]],
     min_fraction: float = 1e-3,
     bulk: tuple[float, float] = (0.05, 0.95),
+    sigma_scale: float = 1.0,
 ) -> dict[str, Any]:
     r"""Pulls of a held-out reference against the predicted shapes, per observable and pooled.
 
@@ -168,6 +188,8 @@ def band_validation(
     freedom per bin (:math:`K - 1` where the spread dominates, Gaussian where the reference's
     statistics do). The *bulk* of an observable is the bins between the ``bulk`` quantiles of the
     reference (all of a bin inside the central 90 % by default); the issue's target is stated there.
+    ``sigma_scale`` multiplies every :math:`\sigma_\mathrm{pred}` (:func:`scaled_member_variance`),
+    a factor chosen on a calibration training with :func:`sigma_scale_for_coverage`.
     """
     from evgen.statistics.coverage import (
         COVERAGE_TEST_ALPHA,
@@ -186,7 +208,10 @@ def band_validation(
         k = band.n_draws
         g = band.mean_fraction
         variance, dof_bins = ensemble_pull_variance(
-            band.fraction_sigma_tot**2, band.fraction_sigma_stoch**2, reference[key]["error"] ** 2, k
+            scaled_member_variance(band, sigma_scale),
+            band.fraction_sigma_stoch**2,
+            reference[key]["error"] ** 2,
+            k,
         )
         sigma = np.sqrt(variance)
         keep = g >= min_fraction
@@ -248,6 +273,7 @@ def band_validation(
     )
     with_bulk = [r for r in rows if "bulk_bins" in r]
     return {
+        "sigma_scale": float(sigma_scale),
         "pooled": summary,
         "pooled_bulk": bulk_summary,
         "observables_bulk_in_60_76": sum(r["bulk_coverage_in_60_76"] for r in with_bulk),
@@ -266,6 +292,50 @@ def band_validation(
     }
 
 
+def sigma_scale_for_coverage(
+    bands: Mapping[Key, HistogramBand],
+    reference: Mapping[Key, Mapping[str, np.ndarray]],
+    target: float = 0.68,
+    *,
+    min_fraction: float = 1e-3,
+    bulk: tuple[float, float] = (0.05, 0.95),
+    bounds: tuple[float, float] = (1e-2, 1e3),
+    iterations: int = 40,
+) -> float:
+    r"""The factor on :math:`\sigma_\mathrm{pred}` that brings the pooled bulk 68 % coverage to ``target``.
+
+    A band's global temperature chosen on data: run it on a *calibration* training against a held-out
+    sample, then apply the factor (``band_validation(..., sigma_scale=λ)``, ``evgen binn bands
+    --sigma-scale λ``) to independent trainings and validate there, as Matchev et al. (Sec. 6)
+    ask of a predicted uncertainty. Coverage grows with λ; bisection in :math:`\log\lambda` between
+    ``bounds``. Returns ``inf`` when even the upper bound does not reach ``target`` (the reference
+    error alone is too small for the bias) and the lower bound when it over-covers there already.
+    """
+    if not 0 < target < 1:
+        raise ConfigError(f"target = {target!r}: a coverage must lie in (0, 1)")
+    lo, hi = (float(b) for b in bounds)
+    if not 0 < lo < hi:
+        raise ConfigError(f"bounds = {bounds!r}: expected 0 < low < high")
+
+    def coverage(scale: float) -> float:
+        pooled = band_validation(bands, reference, min_fraction, bulk, sigma_scale=scale)["pooled_bulk"]
+        if not pooled:
+            raise InputError("no observable has bulk bins against this reference: nothing to calibrate")
+        return float(pooled["coverage_68"].value)
+
+    if coverage(hi) < target:
+        return math.inf
+    if coverage(lo) >= target:
+        return lo
+    for _ in range(iterations):
+        mid = math.sqrt(lo * hi)
+        if coverage(mid) >= target:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 # -- figures --------------------------------------------------------------------------------------
 def _pyplot() -> Any:
     from evgen.plotting import pyplot
@@ -282,11 +352,11 @@ def plot_bands(
     reference_label: str = "reference",
     formats: Sequence[str] = ("png", "pdf"),
     ncols: int = 4,
+    sigma_scale: float = 1.0,
 ) -> list[Path]:
     """Fig. 11: per multiplicity, BINN density with its :math:`\\pm\\sigma_\\mathrm{pred}` band and the
-    relative uncertainty, next to a reference histogram; ``binn_bands_{n}j.{png,pdf}``."""
-    import math
-
+    relative uncertainty, next to a reference histogram; ``binn_bands_{n}j.{png,pdf}``.
+    ``sigma_scale`` widens the drawn band as :func:`band_validation` does."""
     from evgen.physics.observables import observable_spec
     from evgen.validation.records import save_figure
 
@@ -302,10 +372,10 @@ def plot_bands(
             cell = outer[divmod(i, ncols)].subgridspec(2, 1, height_ratios=[3, 1], hspace=0.05)
             ax, ax_rel = fig.add_subplot(cell[0]), fig.add_subplot(cell[1])
             edges, width = band.edges, band.widths
-            d, s = band.density, band.density_sigma_pred
+            d, s = band.density, sigma_scale * band.density_sigma_pred
             ax.stairs(d + s, edges, baseline=d - s, fill=True, color="C0", alpha=0.35, lw=0)
             ax.stairs(d, edges, color="C0", label=label)
-            rel = band.relative_sigma_pred * 100
+            rel = sigma_scale * band.relative_sigma_pred * 100
             ax_rel.stairs(np.nan_to_num(rel), edges, color="C0")
             if reference is not None and key in reference:
                 r = reference[key]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from evgen.cli.types import positive_float as _positive_float
 from evgen.cli.types import positive_int as _positive
 
 __all__ = ["register"]
@@ -31,6 +32,7 @@ def _cmd_bands(args: argparse.Namespace) -> int:
         plot=not args.no_plots,
         formats=tuple(args.formats.split(",")),
         progress=not args.no_progress,
+        sigma_scale=args.sigma_scale,
     )
     validation = result.get("validation_against_reference", {})
     for label, pooled in (("all bins", validation.get("pooled")), ("bulk", validation.get("pooled_bulk"))):
@@ -47,6 +49,13 @@ def _cmd_bands(args: argparse.Namespace) -> int:
             f"{validation['observables_bulk_in_60_76_if_calibrated']:.1f}); consistent with 68% "
             f"(binomial p >= 0.05): {validation['observables_bulk_coverage_consistent']} "
             f"(a calibrated band: {validation['observables_bulk_coverage_consistent_if_calibrated']:.1f})"
+        )
+    if "sigma_scale_for_68_bulk" in result:
+        needed = result["sigma_scale_for_68_bulk"]
+        print(
+            "sigma_pred scale that gives 68% pooled bulk coverage on this reference: "
+            + (f"{needed:.3g}" if needed is not None else "none up to 1000 (the bias is not a spread)")
+            + " (choose it on a calibration training; apply with --sigma-scale to independent ones)"
         )
     print(f"report: {args.output}/binn_bands.md")
     return 0
@@ -142,6 +151,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--a", type=float, nargs="+", help="nuisance values for Fig. 13 (augmented runs), e.g. 0 4 8 12"
+    )
+    p.add_argument(
+        "--sigma-scale",
+        type=_positive_float,
+        default=1.0,
+        metavar="LAMBDA",
+        help="multiply every sigma_pred by LAMBDA in the pulls and figures: the factor a calibration "
+        "training's report gives as sigma_scale_for_68_bulk (1)",
     )
     p.add_argument("--small-n", type=_positive, default=1000, help="small sample of Fig. 10 (1000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -171,6 +172,7 @@ def run_bands(
     plot: bool = True,
     formats: Sequence[str] = ("png", "pdf"),
     progress: bool = True,
+    sigma_scale: float = 1.0,
 ) -> dict[str, Any]:
     """Bands of a trained ``binn`` run: Figs. 10, 11 (and 13 with ``a_values``), report ``binn_bands``.
 
@@ -198,6 +200,12 @@ def run_bands(
         The small sample size of Fig. 10.
     formats
         Figure formats.
+    sigma_scale
+        Factor on every :math:`\\sigma_\\mathrm{pred}` in the pulls and the figures, chosen on a
+        calibration training: with ``reference`` the report always carries
+        ``sigma_scale_for_68_bulk``, the factor that would bring *this* reference's pooled bulk
+        coverage to 68 % (:func:`~evgen_zjets_inn.binn.bands.sigma_scale_for_coverage`); pass the
+        calibration run's value here for independent runs.
     """
     from evgen.validation.records import write_report
     from evgen_zjets_inn.binn.bands import (
@@ -206,9 +214,12 @@ def run_bands(
         plot_bands,
         plot_sigma_vs_count,
         reference_histograms,
+        sigma_scale_for_coverage,
         zjets_bands,
     )
 
+    if not (math.isfinite(sigma_scale) and sigma_scale > 0):
+        raise ConfigError(f"sigma_scale = {sigma_scale!r}: must be a positive number")
     runs, generator, draws = _bands_generator(run, draws, a_values)
     output_dir = Path(output_dir)
     ref_obs, edges, fig10 = _bands_binning(
@@ -226,11 +237,19 @@ def run_bands(
         "observables": _band_sizes(bands),
     }
     if ref_hists is not None:
-        result["validation_against_reference"] = band_validation(bands, ref_hists)
+        result["validation_against_reference"] = band_validation(bands, ref_hists, sigma_scale=sigma_scale)
+        if sigma_scale != 1.0:
+            result["validation_unscaled"] = band_validation(bands, ref_hists)
+        needed = sigma_scale_for_coverage(bands, ref_hists)
+        result["sigma_scale_for_68_bulk"] = needed if math.isfinite(needed) else None  # None: none reaches it
     files: list[Path] = []
     if plot:
         files += plot_bands(
-            bands, output_dir, ref_hists, reference_label="held-out" if reference else "reference"
+            bands,
+            output_dir,
+            ref_hists,
+            reference_label="held-out" if reference else "reference",
+            sigma_scale=sigma_scale,
         )
         if fig10 in all_bands:
             small = zjets_bands(
@@ -265,6 +284,11 @@ def run_bands(
                 " Pulls compare a held-out sample with the BINN mean, with sigma_pred, the generated and the "
                 "held-out statistical errors in quadrature."
                 if reference
+                else ""
+            )
+            + (
+                f" sigma_pred scaled by {sigma_scale:g} (chosen on a calibration training)."
+                if sigma_scale != 1.0
                 else ""
             )
         ),

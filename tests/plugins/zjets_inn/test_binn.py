@@ -169,7 +169,26 @@ def test_bands_command_and_held_out_validation(zjets_binn, tmp_path):
     assert pooled["n_pulls"] > 50 and 0 <= pooled["coverage_68"]["value"] <= 1
     assert {"pt_j1", "m_mumu", "dR_j1j2"} <= {row["observable"] for row in report["observables"]}
     assert {row["a"] for row in report["augmentation"]} == {0.0, 8.0}
+    assert (
+        report["validation_against_reference"]["sigma_scale"] == 1.0 and "validation_unscaled" not in report
+    )
+    needed = report["sigma_scale_for_68_bulk"]
+    assert needed is None or needed > 0
     assert main([*args, "--observables", "nope", "--no-plots", "--no-progress"]) == 2
+    # a calibration training's factor applied: wider sigma_pred, the unscaled validation kept beside it
+    scaled_out = tmp_path / "scaled"
+    scaled = [*args[:3], "-o", str(scaled_out), *args[5:], "--reference", str(reference), "--no-plots"]
+    assert main([*scaled, "--sigma-scale", "3", "--no-progress"]) == 0
+    wide = json.loads((scaled_out / "binn_bands.json").read_text())
+    assert wide["validation_against_reference"]["sigma_scale"] == 3.0
+    assert (
+        wide["validation_against_reference"]["pooled"]["pull_width"]["value"]
+        < wide["validation_unscaled"]["pooled"]["pull_width"]["value"]
+    )
+    for bad in ("0", "-1", "nan", "wide"):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*scaled, "--sigma-scale", bad, "--no-progress"])
+        assert exit_info.value.code == 2
 
 
 @pytest.mark.slow
@@ -366,6 +385,65 @@ def test_band_validation_covers_a_reference_drawn_like_one_more_member():
     bad = band_validation(narrow, reference)
     assert bad["pooled"]["coverage_68"].value < 0.55
     assert bad["observables_bulk_coverage_consistent"] < good["observables_bulk_coverage_consistent"] - 10
+
+
+def _synthetic_bands(rng, n_observables, squeeze, bias=0.0):
+    """Members whose spread is ``squeeze`` x the truth's scatter around the shape (``bias`` shifts
+    the reference by that many model sigmas), as in the coverage test above."""
+    from evgen.statistics.uncertainty import band_from_counts
+
+    edges = np.linspace(0.0, 1.0, 21)
+    shape = np.exp(-0.5 * ((edges[:-1] + 0.025 - 0.5) / 0.2) ** 2)
+    shape /= shape.sum()
+    k, total = 8, 1e10
+    bands, reference = {}, {}
+    for i in range(n_observables):
+        s = 0.05 * shape
+        members = shape + squeeze * s * rng.standard_normal((k, shape.size))
+        ref_error = 0.03 * shape
+        observed = (
+            shape + s * (bias + rng.standard_normal(shape.size)) + ref_error * rng.standard_normal(shape.size)
+        )
+        bands[(1, f"obs{i}")] = band_from_counts(edges, members * total)
+        reference[(1, f"obs{i}")] = {"fraction": observed, "error": ref_error}
+    return bands, reference
+
+
+def test_sigma_scale_chosen_on_calibration_bands_restores_coverage_on_independent_ones():
+    """Members 0.3 x too narrow: the factor found on one set (~1/0.3) brings an independent set's
+    pooled coverage to 68 % and its observables back through the binomial test; sigma_pred scales exactly."""
+    from evgen_zjets_inn.binn.bands import band_validation, scaled_member_variance, sigma_scale_for_coverage
+
+    from evgen.errors import ConfigError
+
+    rng = np.random.default_rng(5)
+    calibration, calibration_ref = _synthetic_bands(rng, 60, squeeze=0.3)
+    independent, independent_ref = _synthetic_bands(rng, 60, squeeze=0.3)
+    scale = sigma_scale_for_coverage(calibration, calibration_ref)
+    assert 2.6 < scale < 4.2, scale
+    raw = band_validation(independent, independent_ref)
+    fixed = band_validation(independent, independent_ref, sigma_scale=scale)
+    assert raw["pooled_bulk"]["coverage_68"].value < 0.5
+    assert abs(fixed["pooled_bulk"]["coverage_68"].value - 0.683) < 0.05
+    expected = fixed["observables_bulk_coverage_consistent_if_calibrated"]
+    assert fixed["observables_bulk_coverage_consistent"] >= expected - 4 * np.sqrt(
+        expected * (1 - expected / 60)
+    )
+    assert raw["observables_bulk_coverage_consistent"] < fixed["observables_bulk_coverage_consistent"] - 10
+    band = next(iter(independent.values()))
+    np.testing.assert_array_equal(scaled_member_variance(band), band.fraction_sigma_tot**2)
+    pred = band.fraction_sigma_pred
+    assert np.all(pred > 0)
+    np.testing.assert_allclose(
+        np.sqrt(scaled_member_variance(band, 2.5) - band.fraction_sigma_stoch**2), 2.5 * pred
+    )
+    # a bias no spread can absorb: members identical, reference 20 sigma off
+    frozen, off = _synthetic_bands(rng, 5, squeeze=0.0, bias=20.0)
+    assert sigma_scale_for_coverage(frozen, off) == np.inf
+    with pytest.raises(ConfigError, match="sigma_scale"):
+        band_validation(independent, independent_ref, sigma_scale=0.0)
+    with pytest.raises(ConfigError, match="target"):
+        sigma_scale_for_coverage(calibration, calibration_ref, target=1.2)
 
 
 def test_bootstrap_members_and_an_ensemble_of_runs(tmp_path):
