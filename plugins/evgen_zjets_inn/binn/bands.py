@@ -159,15 +159,19 @@ def scaled_member_variance(band: HistogramBand, sigma_scale: float = 1.0) -> np.
 
     :math:`s^2 = \sigma_\mathrm{stoch}^2 + \lambda^2 (s^2_\text{draws} - \sigma_\mathrm{stoch}^2)`:
     Eq. (21) read backwards with the predicted part widened (:math:`\lambda > 1`) or narrowed;
-    the stochastic part of each draw is the generated statistics' and stays. ``1`` returns the
-    draws' own variance.
+    the stochastic part of each draw is the generated statistics' and stays. Where the draws'
+    estimate of :math:`\sigma_\mathrm{pred}^2` is negative (noise, where the model is precise:
+    :func:`~evgen.statistics.coverage.ensemble_pull_variance` keeps it unclipped) it is left as it
+    is: scaling it would *narrow* those bins for :math:`\lambda > 1`. ``1`` returns the draws' own
+    variance.
     """
     if not (np.isfinite(sigma_scale) and sigma_scale > 0):
         raise ConfigError(f"sigma_scale = {sigma_scale!r}: must be a positive number")
     total, stoch = band.fraction_sigma_tot**2, band.fraction_sigma_stoch**2
     if sigma_scale == 1.0:
         return total
-    return stoch + sigma_scale**2 * (total - stoch)
+    excess = total - stoch
+    return stoch + np.where(excess > 0, sigma_scale**2 * excess, excess)
 
 
 def band_validation(

@@ -437,6 +437,16 @@ def test_sigma_scale_chosen_on_calibration_bands_restores_coverage_on_independen
     np.testing.assert_allclose(
         np.sqrt(scaled_member_variance(band, 2.5) - band.fraction_sigma_stoch**2), 2.5 * pred
     )
+    # a negative estimate of sigma_pred^2 (generated statistics above the draws' spread) is kept:
+    # widening never narrows a bin
+    from evgen.statistics.uncertainty import band_from_counts
+
+    noisy = band_from_counts(np.linspace(0, 1, 4), np.array([[100.0, 500.0, 400.0], [104.0, 470.0, 426.0]]))
+    excess = noisy.fraction_sigma_tot**2 - noisy.fraction_sigma_stoch**2
+    assert (excess < 0).any() and (excess > 0).any()
+    wider = scaled_member_variance(noisy, 3.0)
+    assert np.all(wider >= noisy.fraction_sigma_tot**2)
+    np.testing.assert_allclose(wider[excess < 0], noisy.fraction_sigma_tot[excess < 0] ** 2)
     # a bias no spread can absorb: members identical, reference 20 sigma off
     frozen, off = _synthetic_bands(rng, 5, squeeze=0.0, bias=20.0)
     assert sigma_scale_for_coverage(frozen, off) == np.inf

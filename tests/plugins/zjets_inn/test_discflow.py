@@ -75,6 +75,24 @@ def test_alpha_schedule_and_weights_follow_eq_16():
     assert w[1] < 1 < w[3]
 
 
+def test_wide_weight_clip_adds_mass_where_the_shape_is_wrong_and_the_count_right():
+    """Eq. (15)'s target w_D^α P puts E_P[w_D^α] = ∫ P (P/Q)^α ≥ 1 into a region whose count the
+    generator Q already matches but whose shape it misses (Jensen): the joint phase then grows
+    that region, as it did to the 1-jet M_μμ < 50 GeV tail (docs/reweighting.md). Bounding w_D
+    to [0.5, 2] bounds the excess."""
+    rng = np.random.default_rng(3)
+    truth = rng.standard_normal(400_000)  # P: N(0, 1) inside the region
+    width = 0.8  # Q: N(0, 0.8²), the same count, too narrow: it misses the region's edges
+    log_ratio = -0.5 * truth**2 + 0.5 * (truth / width) ** 2 + math.log(width)  # log w_D = log P/Q
+    logits = torch.as_tensor(log_ratio, dtype=torch.float64)
+    # the discriminator's D = P/(P+Q): α = α₀|½ - D| up to α₀/2; α₀ = 4 as in configs/discflow-cpu.toml
+    wide = float(discflow_weights(logits, 4.0, clip=(0.01, 100.0)).mean())
+    tight = float(discflow_weights(logits, 4.0, clip=(0.5, 2.0)).mean())
+    assert wide > 2.0, wide  # the region's weight doubles although its count is right
+    assert 1.0 < tight < 1.15, tight
+    assert float(discflow_weights(logits, 4.0, clip=(0.5, 2.0)).max()) <= 2.0**2 + 1e-12  # w^α ≤ hi^(α₀/2)
+
+
 def test_discflow_loss_with_unit_weights_is_the_inn_likelihood():
     from evgen.nn import ConditionalINN
 
