@@ -34,6 +34,8 @@ __all__ = [
     "band_validation",
     "scaled_member_variance",
     "sigma_scale_for_coverage",
+    "SigmaScale",
+    "scale_for",
     "plot_bands",
     "plot_sigma_vs_count",
     "plot_train_size_scan",
@@ -154,6 +156,24 @@ def _bulk(reference_fraction: np.ndarray, low: float, high: float) -> np.ndarray
     return (before >= low) & (cumulative <= high)
 
 
+#: One factor on every :math:`\sigma_\mathrm{pred}`, or one per jet multiplicity (``{1: λ1, 2: λ2, 3: λ3}``).
+SigmaScale = float | Mapping[int, float]
+
+
+def scale_for(sigma_scale: SigmaScale, jets: int) -> float:
+    """The factor of ``jets``-jet observables: the one factor, or its multiplicity's (1 where not given)."""
+    value = sigma_scale.get(jets, 1.0) if isinstance(sigma_scale, Mapping) else sigma_scale
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ConfigError(f"sigma_scale = {sigma_scale!r}: every factor must be a positive number")
+    return float(value)
+
+
+def _scale_record(sigma_scale: SigmaScale) -> float | dict[str, float]:
+    if isinstance(sigma_scale, Mapping):
+        return {str(n): scale_for(sigma_scale, n) for n in sorted(sigma_scale)}
+    return scale_for(sigma_scale, 0)
+
+
 def scaled_member_variance(band: HistogramBand, sigma_scale: float = 1.0) -> np.ndarray:
     r"""The draws' variance of each bin fraction with :math:`\sigma_\mathrm{pred}` scaled by ``sigma_scale``.
 
@@ -165,8 +185,7 @@ def scaled_member_variance(band: HistogramBand, sigma_scale: float = 1.0) -> np.
     is: scaling it would *narrow* those bins for :math:`\lambda > 1`. ``1`` returns the draws' own
     variance.
     """
-    if not (np.isfinite(sigma_scale) and sigma_scale > 0):
-        raise ConfigError(f"sigma_scale = {sigma_scale!r}: must be a positive number")
+    sigma_scale = scale_for(sigma_scale, 0)
     total, stoch = band.fraction_sigma_tot**2, band.fraction_sigma_stoch**2
     if sigma_scale == 1.0:
         return total
@@ -179,7 +198,7 @@ def band_validation(
     reference: Mapping[Key, Mapping[str, np.ndarray]],
     min_fraction: float = 1e-3,
     bulk: tuple[float, float] = (0.05, 0.95),
-    sigma_scale: float = 1.0,
+    sigma_scale: SigmaScale = 1.0,
 ) -> dict[str, Any]:
     r"""Pulls of a held-out reference against the predicted shapes, per observable and pooled.
 
@@ -193,7 +212,8 @@ def band_validation(
     statistics do). The *bulk* of an observable is the bins between the ``bulk`` quantiles of the
     reference (all of a bin inside the central 90 % by default); the issue's target is stated there.
     ``sigma_scale`` multiplies every :math:`\sigma_\mathrm{pred}` (:func:`scaled_member_variance`),
-    a factor chosen on a calibration training with :func:`sigma_scale_for_coverage`.
+    one factor or one per jet multiplicity, chosen on a calibration training with
+    :func:`sigma_scale_for_coverage`.
     """
     from evgen.statistics.coverage import (
         COVERAGE_TEST_ALPHA,
@@ -212,7 +232,7 @@ def band_validation(
         k = band.n_draws
         g = band.mean_fraction
         variance, dof_bins = ensemble_pull_variance(
-            scaled_member_variance(band, sigma_scale),
+            scaled_member_variance(band, scale_for(sigma_scale, key[0])),
             band.fraction_sigma_stoch**2,
             reference[key]["error"] ** 2,
             k,
@@ -277,7 +297,7 @@ def band_validation(
     )
     with_bulk = [r for r in rows if "bulk_bins" in r]
     return {
-        "sigma_scale": float(sigma_scale),
+        "sigma_scale": _scale_record(sigma_scale),
         "pooled": summary,
         "pooled_bulk": bulk_summary,
         "observables_bulk_in_60_76": sum(r["bulk_coverage_in_60_76"] for r in with_bulk),
@@ -305,7 +325,8 @@ def sigma_scale_for_coverage(
     bulk: tuple[float, float] = (0.05, 0.95),
     bounds: tuple[float, float] = (1e-2, 1e3),
     iterations: int = 40,
-) -> float:
+    by_multiplicity: bool = False,
+) -> float | dict[int, float]:
     r"""The factor on :math:`\sigma_\mathrm{pred}` that brings the pooled bulk 68 % coverage to ``target``.
 
     A band's global temperature chosen on data: run it on a *calibration* training against a held-out
@@ -314,7 +335,25 @@ def sigma_scale_for_coverage(
     ask of a predicted uncertainty. Coverage grows with λ; bisection in :math:`\log\lambda` between
     ``bounds``. Returns ``inf`` when even the upper bound does not reach ``target`` (the reference
     error alone is too small for the bias) and the lower bound when it over-covers there already.
+    ``by_multiplicity``: one factor per jet multiplicity (``{n: λ_n}``), each from the pooled bulk of
+    that multiplicity's observables: each multiplicity's density is learned by its own subnets
+    from its own, differently sized share of the events.
     """
+    if by_multiplicity:
+        return {
+            n: float(
+                sigma_scale_for_coverage(
+                    {key: band for key, band in bands.items() if key[0] == n},
+                    reference,
+                    target,
+                    min_fraction=min_fraction,
+                    bulk=bulk,
+                    bounds=bounds,
+                    iterations=iterations,
+                )
+            )
+            for n in sorted({key[0] for key in bands})
+        }
     if not 0 < target < 1:
         raise ConfigError(f"target = {target!r}: a coverage must lie in (0, 1)")
     lo, hi = (float(b) for b in bounds)
@@ -356,7 +395,7 @@ def plot_bands(
     reference_label: str = "reference",
     formats: Sequence[str] = ("png", "pdf"),
     ncols: int = 4,
-    sigma_scale: float = 1.0,
+    sigma_scale: SigmaScale = 1.0,
 ) -> list[Path]:
     """Fig. 11: per multiplicity, BINN density with its :math:`\\pm\\sigma_\\mathrm{pred}` band and the
     relative uncertainty, next to a reference histogram; ``binn_bands_{n}j.{png,pdf}``.
@@ -372,14 +411,14 @@ def plot_bands(
         fig = plt.figure(figsize=(4.2 * ncols, 4.4 * nrows))
         outer = fig.add_gridspec(nrows, ncols, hspace=0.35, wspace=0.4)
         for i, key in enumerate(keys):
-            band = bands[key]
+            band, scale = bands[key], scale_for(sigma_scale, key[0])
             cell = outer[divmod(i, ncols)].subgridspec(2, 1, height_ratios=[3, 1], hspace=0.05)
             ax, ax_rel = fig.add_subplot(cell[0]), fig.add_subplot(cell[1])
             edges, width = band.edges, band.widths
-            d, s = band.density, sigma_scale * band.density_sigma_pred
+            d, s = band.density, scale * band.density_sigma_pred
             ax.stairs(d + s, edges, baseline=d - s, fill=True, color="C0", alpha=0.35, lw=0)
             ax.stairs(d, edges, color="C0", label=label)
-            rel = sigma_scale * band.relative_sigma_pred * 100
+            rel = scale * band.relative_sigma_pred * 100
             ax_rel.stairs(np.nan_to_num(rel), edges, color="C0")
             if reference is not None and key in reference:
                 r = reference[key]

@@ -10,8 +10,35 @@ import sys
 
 from evgen.cli.types import positive_float as _positive_float
 from evgen.cli.types import positive_int as _positive
+from evgen.errors import ConfigError
 
 __all__ = ["register"]
+
+
+def _sigma_scale_item(text: str) -> float | tuple[int, float]:
+    """``LAMBDA`` or ``N:LAMBDA`` (the factor of the N-jet observables)."""
+    jets, sep, value = text.rpartition(":")
+    if not sep:
+        return _positive_float(text)
+    try:
+        n = int(jets)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LAMBDA or N:LAMBDA, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a jet multiplicity of at least 1, got {text!r}")
+    return n, _positive_float(value)
+
+
+def _sigma_scale(items: list[float | tuple[int, float]]) -> float | dict[int, float]:
+    """One factor, or one per multiplicity; a mix or a repeated multiplicity is an error."""
+    if all(isinstance(item, tuple) for item in items):
+        per_n = dict(items)  # type: ignore[arg-type]
+        if len(per_n) != len(items):
+            raise ConfigError(f"--sigma-scale names a multiplicity twice: {items}")
+        return per_n
+    if len(items) == 1:
+        return items[0]  # type: ignore[return-value]
+    raise ConfigError("--sigma-scale takes one LAMBDA or N:LAMBDA items, not both or several LAMBDAs")
 
 
 def _cmd_bands(args: argparse.Namespace) -> int:
@@ -32,7 +59,7 @@ def _cmd_bands(args: argparse.Namespace) -> int:
         plot=not args.no_plots,
         formats=tuple(args.formats.split(",")),
         progress=not args.no_progress,
-        sigma_scale=args.sigma_scale,
+        sigma_scale=_sigma_scale(args.sigma_scale),
     )
     validation = result.get("validation_against_reference", {})
     for label, pooled in (("all bins", validation.get("pooled")), ("bulk", validation.get("pooled_bulk"))):
@@ -51,10 +78,12 @@ def _cmd_bands(args: argparse.Namespace) -> int:
             f"(a calibrated band: {validation['observables_bulk_coverage_consistent_if_calibrated']:.1f})"
         )
     if "sigma_scale_for_68_bulk" in result:
-        needed = result["sigma_scale_for_68_bulk"]
+        word = lambda v: f"{v:.3g}" if v is not None else "none up to 1000"  # noqa: E731
+        per_n = result["sigma_scale_for_68_bulk_by_multiplicity"]
         print(
-            "sigma_pred scale that gives 68% pooled bulk coverage on this reference: "
-            + (f"{needed:.3g}" if needed is not None else "none up to 1000 (the bias is not a spread)")
+            f"sigma_pred scale that gives 68% pooled bulk coverage on this reference: "
+            f"{word(result['sigma_scale_for_68_bulk'])}; per multiplicity "
+            + " ".join(f"{n}:{word(v)}" for n, v in per_n.items())
             + " (choose it on a calibration training; apply with --sigma-scale to independent ones)"
         )
     print(f"report: {args.output}/binn_bands.md")
@@ -154,11 +183,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--sigma-scale",
-        type=_positive_float,
-        default=1.0,
+        type=_sigma_scale_item,
+        nargs="+",
+        default=[1.0],
         metavar="LAMBDA",
-        help="multiply every sigma_pred by LAMBDA in the pulls and figures: the factor a calibration "
-        "training's report gives as sigma_scale_for_68_bulk (1)",
+        help="multiply every sigma_pred by LAMBDA in the pulls and figures, or per jet multiplicity "
+        "with N:LAMBDA items (1:0.9 2:1.3 3:1.8): the factors a calibration training's report gives "
+        "as sigma_scale_for_68_bulk[_by_multiplicity] (1)",
     )
     p.add_argument("--small-n", type=_positive, default=1000, help="small sample of Fig. 10 (1000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")

@@ -172,7 +172,7 @@ def run_bands(
     plot: bool = True,
     formats: Sequence[str] = ("png", "pdf"),
     progress: bool = True,
-    sigma_scale: float = 1.0,
+    sigma_scale: float | Mapping[int, float] = 1.0,
 ) -> dict[str, Any]:
     """Bands of a trained ``binn`` run: Figs. 10, 11 (and 13 with ``a_values``), report ``binn_bands``.
 
@@ -201,9 +201,10 @@ def run_bands(
     formats
         Figure formats.
     sigma_scale
-        Factor on every :math:`\\sigma_\\mathrm{pred}` in the pulls and the figures, chosen on a
-        calibration training: with ``reference`` the report always carries
-        ``sigma_scale_for_68_bulk``, the factor that would bring *this* reference's pooled bulk
+        Factor on every :math:`\\sigma_\\mathrm{pred}` in the pulls and the figures, or one per jet
+        multiplicity (``{1: λ1, 2: λ2, 3: λ3}``), chosen on a calibration training: with
+        ``reference`` the report always carries ``sigma_scale_for_68_bulk`` (and
+        ``…_by_multiplicity``), the factor(s) that would bring *this* reference's pooled bulk
         coverage to 68 % (:func:`~evgen_zjets_inn.binn.bands.sigma_scale_for_coverage`); pass the
         calibration run's value here for independent runs.
     """
@@ -214,12 +215,13 @@ def run_bands(
         plot_bands,
         plot_sigma_vs_count,
         reference_histograms,
+        scale_for,
         sigma_scale_for_coverage,
         zjets_bands,
     )
 
-    if not (math.isfinite(sigma_scale) and sigma_scale > 0):
-        raise ConfigError(f"sigma_scale = {sigma_scale!r}: must be a positive number")
+    given = sigma_scale if isinstance(sigma_scale, Mapping) else (0,)
+    scaled = any(scale_for(sigma_scale, n) != 1.0 for n in given)  # checks every factor
     runs, generator, draws = _bands_generator(run, draws, a_values)
     output_dir = Path(output_dir)
     ref_obs, edges, fig10 = _bands_binning(
@@ -238,10 +240,15 @@ def run_bands(
     }
     if ref_hists is not None:
         result["validation_against_reference"] = band_validation(bands, ref_hists, sigma_scale=sigma_scale)
-        if sigma_scale != 1.0:
+        if scaled:
             result["validation_unscaled"] = band_validation(bands, ref_hists)
         needed = sigma_scale_for_coverage(bands, ref_hists)
-        result["sigma_scale_for_68_bulk"] = needed if math.isfinite(needed) else None  # None: none reaches it
+        per_n = sigma_scale_for_coverage(bands, ref_hists, by_multiplicity=True)
+        # None: no factor reaches 68 % (a bias, not a spread)
+        result["sigma_scale_for_68_bulk"] = needed if math.isfinite(needed) else None
+        result["sigma_scale_for_68_bulk_by_multiplicity"] = {
+            str(n): (v if math.isfinite(v) else None) for n, v in per_n.items()
+        }
     files: list[Path] = []
     if plot:
         files += plot_bands(
@@ -286,11 +293,7 @@ def run_bands(
                 if reference
                 else ""
             )
-            + (
-                f" sigma_pred scaled by {sigma_scale:g} (chosen on a calibration training)."
-                if sigma_scale != 1.0
-                else ""
-            )
+            + (f" sigma_pred scaled by {sigma_scale} (chosen on a calibration training)." if scaled else "")
         ),
     )
     result["files"] = [p.name for p in files] + [p.name for p in paths.values()]

@@ -185,10 +185,21 @@ def test_bands_command_and_held_out_validation(zjets_binn, tmp_path):
         wide["validation_against_reference"]["pooled"]["pull_width"]["value"]
         < wide["validation_unscaled"]["pooled"]["pull_width"]["value"]
     )
-    for bad in ("0", "-1", "nan", "wide"):
+    for bad in ("0", "-1", "nan", "wide", "x:2", "0:2", "2:-1"):
         with pytest.raises(SystemExit) as exit_info:
             main([*scaled, "--sigma-scale", bad, "--no-progress"])
         assert exit_info.value.code == 2
+    for bad in (["1.5", "2:3"], ["2:1.5", "2:3"], ["1.5", "2"]):
+        assert main([*scaled, "--sigma-scale", *bad, "--no-progress"]) == 2
+    assert main([*scaled, "--sigma-scale", "1:1", "3:2.5", "--no-progress"]) == 0
+    per_n = json.loads((scaled_out / "binn_bands.json").read_text())
+    assert per_n["validation_against_reference"]["sigma_scale"] == {"1": 1.0, "3": 2.5}
+    assert set(per_n["sigma_scale_for_68_bulk_by_multiplicity"]) <= {"1", "2", "3"}
+    one_jet = {
+        r["observable"]: r for r in per_n["validation_against_reference"]["observables"] if r["jets"] == 1
+    }
+    unscaled = {r["observable"]: r for r in per_n["validation_unscaled"]["observables"] if r["jets"] == 1}
+    assert all(one_jet[o]["pull_width"] == unscaled[o]["pull_width"] for o in one_jet)  # 1-jet factor 1
 
 
 @pytest.mark.slow
@@ -447,6 +458,17 @@ def test_sigma_scale_chosen_on_calibration_bands_restores_coverage_on_independen
     wider = scaled_member_variance(noisy, 3.0)
     assert np.all(wider >= noisy.fraction_sigma_tot**2)
     np.testing.assert_allclose(wider[excess < 0], noisy.fraction_sigma_tot[excess < 0] ** 2)
+    # one factor per multiplicity: 1-jet members right, 3-jet ones 0.3 x too narrow
+    right, right_ref = _synthetic_bands(rng, 30, squeeze=1.0)
+    mixed = {(1, key[1]): band for key, band in right.items()}
+    mixed_ref = {(1, key[1]): r for key, r in right_ref.items()}
+    mixed.update({(3, key[1]): band for key, band in calibration.items()})
+    mixed_ref.update({(3, key[1]): r for key, r in calibration_ref.items()})
+    per_n = sigma_scale_for_coverage(mixed, mixed_ref, by_multiplicity=True)
+    assert set(per_n) == {1, 3} and 0.75 < per_n[1] < 1.3 and 2.6 < per_n[3] < 4.2, per_n
+    split = band_validation(mixed, mixed_ref, sigma_scale=per_n)
+    assert split["sigma_scale"] == {"1": per_n[1], "3": per_n[3]}
+    assert abs(split["pooled_bulk"]["coverage_68"].value - 0.683) < 0.05
     # a bias no spread can absorb: members identical, reference 20 sigma off
     frozen, off = _synthetic_bands(rng, 5, squeeze=0.0, bias=20.0)
     assert sigma_scale_for_coverage(frozen, off) == np.inf
