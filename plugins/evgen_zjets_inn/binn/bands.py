@@ -160,18 +160,25 @@ def _bulk(reference_fraction: np.ndarray, low: float, high: float) -> np.ndarray
 SigmaScale = float | Mapping[int, float]
 
 
+def _factor(value: Any, given: Any) -> float:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ConfigError(f"sigma_scale = {given!r}: every factor must be a positive number")
+    return float(value)
+
+
 def scale_for(sigma_scale: SigmaScale, jets: int) -> float:
     """The factor of ``jets``-jet observables: the one factor, or its multiplicity's (1 where not given)."""
-    value = sigma_scale.get(jets, 1.0) if isinstance(sigma_scale, Mapping) else sigma_scale
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ConfigError(f"sigma_scale = {sigma_scale!r}: every factor must be a positive number")
-    return float(value)
+    if isinstance(sigma_scale, Mapping):
+        for value in sigma_scale.values():  # every factor checked, not only the one asked for
+            _factor(value, sigma_scale)
+        return _factor(sigma_scale.get(jets, 1.0), sigma_scale)
+    return _factor(sigma_scale, sigma_scale)
 
 
 def _scale_record(sigma_scale: SigmaScale) -> float | dict[str, float]:
     if isinstance(sigma_scale, Mapping):
         return {str(n): scale_for(sigma_scale, n) for n in sorted(sigma_scale)}
-    return scale_for(sigma_scale, 0)
+    return _factor(sigma_scale, sigma_scale)
 
 
 def scaled_member_variance(band: HistogramBand, sigma_scale: float = 1.0) -> np.ndarray:
@@ -185,7 +192,7 @@ def scaled_member_variance(band: HistogramBand, sigma_scale: float = 1.0) -> np.
     is: scaling it would *narrow* those bins for :math:`\lambda > 1`. ``1`` returns the draws' own
     variance.
     """
-    sigma_scale = scale_for(sigma_scale, 0)
+    sigma_scale = _factor(sigma_scale, sigma_scale)
     total, stoch = band.fraction_sigma_tot**2, band.fraction_sigma_stoch**2
     if sigma_scale == 1.0:
         return total
@@ -340,10 +347,14 @@ def sigma_scale_for_coverage(
     from its own, differently sized share of the events.
     """
     if by_multiplicity:
+        subsets = {
+            n: {key: band for key, band in bands.items() if key[0] == n}
+            for n in sorted({k[0] for k in bands})
+        }
         return {
             n: float(
                 sigma_scale_for_coverage(
-                    {key: band for key, band in bands.items() if key[0] == n},
+                    subset,
                     reference,
                     target,
                     min_fraction=min_fraction,
@@ -352,7 +363,10 @@ def sigma_scale_for_coverage(
                     iterations=iterations,
                 )
             )
-            for n in sorted({key[0] for key in bands})
+            for n, subset in subsets.items()
+            if band_validation(subset, reference, min_fraction, bulk)[
+                "pooled_bulk"
+            ]  # a multiplicity with a bulk
         }
     if not 0 < target < 1:
         raise ConfigError(f"target = {target!r}: a coverage must lie in (0, 1)")

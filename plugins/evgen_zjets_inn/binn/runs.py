@@ -242,6 +242,7 @@ def run_bands(
         result["validation_against_reference"] = band_validation(bands, ref_hists, sigma_scale=sigma_scale)
         if scaled:
             result["validation_unscaled"] = band_validation(bands, ref_hists)
+    if ref_hists is not None and result["validation_against_reference"]["pooled_bulk"]:
         needed = sigma_scale_for_coverage(bands, ref_hists)
         per_n = sigma_scale_for_coverage(bands, ref_hists, by_multiplicity=True)
         # None: no factor reaches 68 % (a bias, not a spread)

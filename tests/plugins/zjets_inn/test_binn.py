@@ -474,6 +474,8 @@ def test_sigma_scale_chosen_on_calibration_bands_restores_coverage_on_independen
     assert sigma_scale_for_coverage(frozen, off) == np.inf
     with pytest.raises(ConfigError, match="sigma_scale"):
         band_validation(independent, independent_ref, sigma_scale=0.0)
+    with pytest.raises(ConfigError, match="sigma_scale"):  # a bad factor of a multiplicity not present
+        band_validation(independent, independent_ref, sigma_scale={1: 1.0, 3: float("nan")})
     with pytest.raises(ConfigError, match="target"):
         sigma_scale_for_coverage(calibration, calibration_ref, target=1.2)
 
