@@ -460,8 +460,11 @@ def plot_bands(
             ax_rel.tick_params(labelsize=8)
             if i == 0:
                 ax.legend(fontsize=8)
+        factor = scale_for(sigma_scale, n)
+        widened = "" if factor == 1.0 else rf" ($\sigma_\mathrm{{pred}}$ × {factor:.3g})"
         fig.suptitle(
-            f"Z + {n} jet{'s' if n > 1 else ''}: {label} density and uncertainty", y=0.995 - 0.004 * nrows
+            f"Z + {n} jet{'s' if n > 1 else ''}: {label} density and uncertainty{widened}",
+            y=0.995 - 0.004 * nrows,
         )
         written += save_figure(fig, output_dir, f"binn_bands_{n}j", formats)
     return written
