@@ -486,12 +486,15 @@ def _generator_half(
     bar: Any,
 ) -> tuple[float, int]:
     """The generator steps of one joint epoch: the DiscFlow loss (Eq. 15–16) with the discriminators
-    frozen; returns the sum of |1/2 - D| over the events seen and their number."""
+    frozen; returns the sum of |1/2 - D| over the events seen and their number. ``record`` gets the
+    share of events whose :math:`w_D` met ``weight_clip`` and the largest loss weight
+    :math:`w_D^\\alpha` (where the bound binds, the joint phase pushes hardest: docs/reweighting.md)."""
     import torch
 
     from evgen_zjets_inn.discflow.losses import alpha0_schedule, discflow_loss, discflow_weights
 
-    d_abs, d_count = 0.0, 0
+    d_abs, d_count, clipped, largest = 0.0, 0, 0, 1.0
+    log_lo, log_hi = (math.log(b) for b in j.weight_clip)
     y, n, w, row = batches
     for b, s in enumerate(gen_sl):
         step = epoch * gen_steps + b
@@ -507,9 +510,12 @@ def _generator_half(
             with torch.no_grad():
                 net.eval()
                 logits = net(features[k][rb[sel]])
-            v.append(wb[sel] * discflow_weights(logits, alpha0, tuple(j.weight_clip)))
+            loss_weights = discflow_weights(logits, alpha0, tuple(j.weight_clip))
+            v.append(wb[sel] * loss_weights)
             d_abs += float((0.5 - torch.sigmoid(logits)).abs().sum())
             d_count += int(sel.sum())
+            clipped += int(((logits <= log_lo) | (logits >= log_hi)).sum())
+            largest = max(largest, float(loss_weights.max()))
         loss = discflow_loss(torch.cat(nll), torch.cat(v))
         if not torch.isfinite(loss):
             raise InputError(f"discflow: the generator loss became {float(loss)} at joint epoch {epoch + 1}")
@@ -521,6 +527,8 @@ def _generator_half(
         record["generator_loss"] += float(loss.detach()) / len(gen_sl)
         record["alpha0"] = alpha0
         bar.update(int(min(s.stop, len(y)) - s.start))
+    record["clipped_fraction"] = clipped / max(d_count, 1)
+    record["max_loss_weight"] = largest
     return d_abs, d_count
 
 

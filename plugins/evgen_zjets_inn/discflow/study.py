@@ -306,6 +306,13 @@ def run_discflow_study(
         "discflow_joint_seconds": _seconds(df_history.get("joint", [])),
         "device": df_cfg.training.device,
     }
+    last = (df_history.get("joint") or [{}])[-1]
+    # how hard the last joint epoch pushed: where w_D meets weight_clip the loss weights are largest
+    joint = {
+        key: last[key]
+        for key in ("alpha0", "mean_abs_half_minus_d", "clipped_fraction", "max_loss_weight")
+        if key in last
+    }
     auc_rows = [
         {"sample": name, **{f"{n} jets": Measurement(v["auc"], v["error"]) for n, v in per_n.items()}}
         for name, per_n in auc.items()
@@ -314,6 +321,7 @@ def run_discflow_study(
         "targets": targets,
         "auc": auc_rows,
         "cost": cost,
+        "joint_last_epoch": joint,
         "chi2_key_observables": [r for r in rows if r["key"]],
         "chi2": rows,
         "config": {

@@ -133,6 +133,10 @@ def test_joint_training_records_the_schedule_and_samples(trained, events):
     assert joint[-1]["alpha0"] == pytest.approx(4.0)
     assert 0 < joint[0]["alpha0"] < joint[1]["alpha0"] < joint[2]["alpha0"]
     assert all(np.isfinite(r["generator_loss"]) and np.isfinite(r["discriminator_loss"]) for r in joint)
+    # how hard each epoch pushed: the share of events at the weight bound and the largest w_D^α ≤ hi^(α₀/2)
+    for r in joint:
+        assert 0.0 <= r["clipped_fraction"] <= 1.0
+        assert 1.0 <= r["max_loss_weight"] <= 100.0 ** (r["alpha0"] / 2) * (1 + 1e-6)
     assert set(gen.discriminators) == {1, 2, 3}
     plain = gen.sample(3000, seed=1)
     assert np.all(event_weights(plain) == 1.0)  # unweighted DiscFlow events (Fig. 7)
@@ -290,6 +294,8 @@ def test_discflow_study_on_independent_truth(events, tmp_path):
     worst = {t["sample"]: t["worst_key_chi2_ratio_to_training"] for t in result["targets"]}
     assert worst["inn"] == pytest.approx(max(r["inn/training"] for r in key))
     assert (tmp_path / "study" / "discflow_study.md").exists()
+    assert result["joint_last_epoch"]["alpha0"] == pytest.approx(4.0)
+    assert 0 <= result["joint_last_epoch"]["clipped_fraction"] <= 1
     assert (tmp_path / "study" / "inn.root").exists() and (tmp_path / "study" / "discflow.root").exists()
 
     again = run_discflow_study([train], [truth], tmp_path / "inn", tmp_path / "study", **options)
