@@ -156,6 +156,13 @@ def _augmentation_bands(
     return keys, by_a, rows
 
 
+def _scale_words(sigma_scale: float | Mapping[int, float]) -> str:
+    """``1.4``, or ``1: 0.749, 2: 1.25, 3: 1.87 (per jet multiplicity)``, for a report's description."""
+    if isinstance(sigma_scale, Mapping):
+        return ", ".join(f"{n}: {v:.3g}" for n, v in sorted(sigma_scale.items())) + " (per jet multiplicity)"
+    return f"{sigma_scale:.3g}"
+
+
 def run_bands(
     run: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     output_dir: str | os.PathLike[str],
@@ -294,7 +301,11 @@ def run_bands(
                 if reference
                 else ""
             )
-            + (f" sigma_pred scaled by {sigma_scale} (chosen on a calibration training)." if scaled else "")
+            + (
+                f" sigma_pred scaled by {_scale_words(sigma_scale)} (chosen on a calibration training)."
+                if scaled
+                else ""
+            )
         ),
     )
     result["files"] = [p.name for p in files] + [p.name for p in paths.values()]
