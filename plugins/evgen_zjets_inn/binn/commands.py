@@ -20,13 +20,7 @@ def _sigma_scale_item(text: str) -> float | tuple[int, float]:
     jets, sep, value = text.rpartition(":")
     if not sep:
         return _positive_float(text)
-    try:
-        n = int(jets)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected LAMBDA or N:LAMBDA, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a jet multiplicity of at least 1, got {text!r}")
-    return n, _positive_float(value)
+    return _positive(jets), _positive_float(value)  # N: a jet multiplicity, at least 1
 
 
 def _sigma_scale(items: list[float | tuple[int, float]]) -> float | dict[int, float]:
