@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from evgen.preprocessing.acceptance import AcceptanceEdge
 from evgen.preprocessing.base import BaseStep, Chain, Step, register_step, step_kinds
 from evgen.preprocessing.ordering import PtOrdering
 from evgen.preprocessing.radial import RadialEqualize
@@ -49,6 +50,7 @@ __all__ = [
     "BalanceHarmonics",
     "RecoilCalibration",
     "PtOrdering",
+    "AcceptanceEdge",
     "ThirdJetSeparation",
     "ThirdJetEqualize",
     "ZJetsPhysicsFeatures",

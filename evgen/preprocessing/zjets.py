@@ -20,6 +20,7 @@ import numpy as np
 
 from evgen.errors import ConfigError, InputError
 from evgen.events import n_jets
+from evgen.preprocessing.acceptance import AcceptanceEdge
 from evgen.preprocessing.angular import FIT_METHODS, AngularCoefficients
 from evgen.preprocessing.base import Chain, load_state, save_state
 from evgen.preprocessing.ordering import PtOrdering
@@ -198,6 +199,12 @@ class ZJetsPreprocessing:
         the leading jet's ``η`` enters as ``atanh(η_1/η_max)`` (every jet's with
         ``jet_eta = "absolute"``; the further jets' relative ``η_k − η_1`` keep the jet radius's
         metric), so the edge lies at infinity and the flow does not smear the jump there.
+    jet_eta_edge_width
+        ``w`` (0: off; needs ``jet_eta_bound`` and ``jet_eta = "relative"``): the further jets'
+        ``Δη_k = η_k − η_1`` within ``w`` of their own edges ``|η_1 + Δη_k| = η_max`` are
+        stretched onto a half-line (:class:`~evgen.preprocessing.acceptance.AcceptanceEdge`,
+        before the separation maps), so those edges lie at infinity too. With
+        ``jet3_reference = "j2"`` only jet 2 (jet 3 is measured from jet 2).
     angular_coefficients
         Factor the decay-angle distribution out of ``(cos θ*, φ*)`` with its eight angular
         coefficients ``A_0…A_7`` as functions of the dimuon ``q_T`` and ``y``
@@ -239,6 +246,7 @@ class ZJetsPreprocessing:
         jet_radius: float = 0.4,
         separation_equalize: float = 0.0,
         jet_eta_bound: float = 0.0,
+        jet_eta_edge_width: float = 0.0,
         angular_coefficients: bool = False,
         angular_fit: str = "likelihood",
         balance_harmonics: bool = False,
@@ -298,6 +306,15 @@ class ZJetsPreprocessing:
         if not jet_eta_bound >= 0:
             raise ConfigError(f"jet_eta_bound must be ≥ 0 (0: off); got {jet_eta_bound!r}")
         self.jet_eta_bound = float(jet_eta_bound)
+        if not jet_eta_edge_width >= 0 or (
+            jet_eta_edge_width > 0 and (self.jet_eta_bound <= 0 or jet_eta != "relative")
+        ):
+            raise ConfigError(
+                "jet_eta_edge_width must be ≥ 0 (0: off) and needs jet_eta_bound > 0 and "
+                f"jet_eta = 'relative'; got {jet_eta_edge_width!r} with jet_eta_bound "
+                f"{self.jet_eta_bound!r}, jet_eta {jet_eta!r}"
+            )
+        self.jet_eta_edge_width = float(jet_eta_edge_width)
         if angular_coefficients and coordinates != "physics":
             raise ConfigError("angular_coefficients needs coordinates = 'physics' (the decay angles)")
         self.angular_coefficients = bool(angular_coefficients)
@@ -408,6 +425,17 @@ class ZJetsPreprocessing:
             ]
             to_j1 = [eta[2]]
         steps.append(RelativeTo(to_j1, reference=eta[1]))
+        if self.jet_eta_edge_width > 0:
+            # before the separation maps: the stretch never brings two jets closer
+            steps.append(
+                AcceptanceEdge(
+                    to_j1,
+                    reference=eta[1],
+                    bound=self.jet_eta_bound,
+                    width=self.jet_eta_edge_width,
+                    keep=self.jet_radius,
+                )
+            )
         if self.jet_separation == "map":
             pairs = [[eta[k], dphi[k]] for k in range(2, n + 1)]
             if n >= 3 and self.jet3_reference == "j1j2":
@@ -453,6 +481,8 @@ class ZJetsPreprocessing:
     def _check_thresholds(self, x: np.ndarray, n: int, source: str) -> None:
         f = self.features(n)
         cols = self._bounded_eta_columns(f)
+        if self.jet_eta_edge_width > 0:
+            cols = [i for i, name in enumerate(f.names) if name.startswith("j") and name.endswith("_eta")]
         if cols and np.abs(x[:, cols]).max() >= self.jet_eta_bound:
             raise InputError(
                 f"{source}: a jet at |η| = {np.abs(x[:, cols]).max():.4g} lies on or beyond "
@@ -530,6 +560,7 @@ class ZJetsPreprocessing:
             "jet_radius": self.jet_radius,
             "separation_equalize": self.separation_equalize,
             "jet_eta_bound": self.jet_eta_bound,
+            "jet_eta_edge_width": self.jet_eta_edge_width,
             "angular_coefficients": self.angular_coefficients,
             "angular_fit": self.angular_fit,
             "balance_harmonics": self.balance_harmonics,

@@ -151,6 +151,10 @@ class PreprocessingConfig:
     jet_eta_bound
         The sample's jet acceptance ``|η| < η_max`` (0: off): the leading jet's ``η`` enters as
         ``atanh(η_1/η_max)``, so the flow sees no hard edge there.
+    jet_eta_edge_width
+        ``w`` (0: off; needs ``jet_eta_bound`` and ``jet_eta = "relative"``): the further jets'
+        ``Δη`` within ``w`` of their own edges ``|η_1 + Δη| = η_max`` stretched onto a half-line
+        (:class:`evgen.preprocessing.acceptance.AcceptanceEdge`), so those edges lie at infinity too.
     angular_coefficients
         Factor the decay angles' distribution out with its angular coefficients ``A_0…A_7(q_T, y)``
         (:class:`evgen.preprocessing.angular.AngularCoefficients`; physics coordinates).
@@ -187,6 +191,7 @@ class PreprocessingConfig:
     jet_radius: float = 0.4
     separation_equalize: float = 0.0
     jet_eta_bound: float = 0.0
+    jet_eta_edge_width: float = 0.0
     angular_coefficients: bool = False
     angular_fit: str = "likelihood"
     balance_harmonics: bool = False
@@ -229,6 +234,14 @@ class PreprocessingConfig:
             raise invalid("separation_equalize", self.separation_equalize, "needs jet_separation = 'map'")
         if not (isinstance(self.jet_eta_bound, (int, float)) and self.jet_eta_bound >= 0):
             raise invalid("jet_eta_bound", self.jet_eta_bound, "must be ≥ 0 (0: off), e.g. the sample's 5.0")
+        if not (isinstance(self.jet_eta_edge_width, (int, float)) and self.jet_eta_edge_width >= 0):
+            raise invalid("jet_eta_edge_width", self.jet_eta_edge_width, "must be ≥ 0 (0: off), e.g. 1.0")
+        if self.jet_eta_edge_width > 0 and (self.jet_eta_bound <= 0 or self.jet_eta != "relative"):
+            raise invalid(
+                "jet_eta_edge_width",
+                self.jet_eta_edge_width,
+                "needs jet_eta_bound > 0 and jet_eta = 'relative'",
+            )
         if self.angular_coefficients and self.coordinates != "physics":
             raise invalid("angular_coefficients", self.angular_coefficients, "needs coordinates = 'physics'")
         if self.angular_fit not in ANGULAR_FITS:
@@ -264,6 +277,7 @@ class PreprocessingConfig:
             "jet_radius": self.jet_radius,
             "separation_equalize": self.separation_equalize,
             "jet_eta_bound": self.jet_eta_bound,
+            "jet_eta_edge_width": self.jet_eta_edge_width,
             "angular_coefficients": self.angular_coefficients,
             "angular_fit": self.angular_fit,
             "balance_harmonics": self.balance_harmonics,
