@@ -14,22 +14,27 @@ against the truth's 4.372 ± 0.034, the share with ``|η_j2| > 4`` 4–9 % low i
 
     c(b) = max(b − w, min(κ, b/2)),
 
-(``w`` the zone's width, ``κ`` the inner radius kept: the jet radius), and for ``Δη > c``
+(``w`` the zone's width, ``κ`` the inner radius kept: the jet radius), and for ``Δη > c``, with
+``t = (Δη − c)/(b − c) ∈ [0, 1)``,
 
-    s = c − (b − c) · log((b − Δη)/(b − c)),      Δη = b − (b − c) · exp(−(s − c)/(b − c)),
+    s = c + (b − c) · (−log(1 − t) − t²/2),      ds/dΔη = (1 − t + t²)/(1 − t),
 
-the identity below ``c``; the lower edge (``a = η_max + η_1``) is its mirror image. The map is
-C¹ at ``c`` (slope 1, curvature ``1/(b − c)``), its slope ``(b − c)/(b − Δη) ≥ 1`` so no two
-jets come closer (the ``ΔR > R`` holes of the separation maps after it stay outside their
-discs), the edge lies at ``s = ∞`` with the density there turned into an exponential tail of
-scale ``b − c``, and every point of ℝ decodes to a jet inside the acceptance. The map is
-triangular (``s`` reads ``η_1``, which it keeps), so
+the identity below ``c``; the lower edge (``a = η_max + η_1``) is its mirror image. The slope
+rises from 1 with zero curvature (``s − Δη = (b − c)(t³/3 + …)``): a first version,
+``s = c − (b − c) log(1 − t)``, joined the identity with a kink in the density (its slope
+jumps by ``1/(b − c)`` at ``c``), and the flow, smoothing the kink, left a dip there (2-jet
+``η_j2`` −3σ at ``|η_j2| ≈ 3`` with ``w = 2``). The slope is ``≥ 1`` everywhere, so no two jets
+come closer (the ``ΔR > R`` holes of the separation maps after it stay outside their discs);
+the edge lies at ``s = ∞``, the density there turned into an exponential tail of scale
+``b − c``; every point of ℝ decodes to a jet inside the acceptance (the inverse solves for
+``v = −log(1 − t)`` by Newton's method, :func:`solve_stretch`). The map is triangular (``s``
+reads ``η_1``, which it keeps), so
 
-    log |det J| = Σ_k log((b − c)/(b − Δη_k))   (on the side each jet is on; 0 in the middle).
+    log |det J| = Σ_k log((1 − t_k + t_k²)/(1 − t_k))   (on the side each jet is on; 0 in the middle).
 
 Where ``b ≥ κ + w`` (``|η_1| ≤ η_max − κ − w``, most events) the disc ``ΔR < κ`` around jet 1
 lies in the identity: the closed hole stays exactly closed. For jets nearer the edge the zone
-starts at ``κ`` (the disc's rim is moved by second order) and below ``b = 2κ`` at ``b/2``.
+starts at ``κ`` (the disc's rim is moved by third order) and below ``b = 2κ`` at ``b/2``.
 The map is symmetric under the beam reflection ``(η_1, Δη) → (−η_1, −Δη)``.
 """
 
@@ -44,7 +49,7 @@ from evgen.errors import ConfigError
 from evgen.preprocessing.base import BaseStep, as_matrix, register_step
 from evgen.preprocessing.steps import _check_width, _columns
 
-__all__ = ["AcceptanceEdge", "zone_start"]
+__all__ = ["AcceptanceEdge", "zone_start", "solve_stretch"]
 
 
 def zone_start(distance: np.ndarray, width: float, keep: float) -> np.ndarray:
@@ -131,12 +136,11 @@ class AcceptanceEdge(BaseStep):
             edge = np.where(sign > 0, up, down)
             c = zone_start(edge, self.width, self.keep)
             scale = edge - c
-            d = np.abs(y[:, col])
-            inside = d > c
-            gap = np.maximum(edge - d, self.eps * scale)  # distance to the edge, > 0
-            stretched = c - scale * np.log(gap / scale)
-            y[:, col] = np.where(inside, sign * stretched, y[:, col])
-            log_det += np.where(inside, np.log(scale / gap), 0.0)
+            inside = np.abs(y[:, col]) > c
+            t = np.clip((np.abs(y[:, col]) - c) / scale, 0.0, 1.0 - self.eps)
+            v = -np.log1p(-t)
+            y[:, col] = np.where(inside, sign * (c + scale * (v - 0.5 * t * t)), y[:, col])
+            log_det += np.where(inside, np.log1p(-t + t * t) + v, 0.0)
         return y, log_det
 
     def inverse(self, y: np.ndarray) -> np.ndarray:
@@ -148,11 +152,26 @@ class AcceptanceEdge(BaseStep):
             edge = np.where(sign > 0, up, down)
             c = zone_start(edge, self.width, self.keep)
             scale = edge - c
-            s = np.abs(x[:, col])
-            inside = s > c
-            # the forward map's largest value, c + scale·log(1/eps), caps the stretch: a draw
-            # beyond it decodes eps·scale inside the edge, never onto it
-            z = np.clip((s - c) / scale, 0.0, -np.log(self.eps))
-            back = edge - scale * np.exp(-z)
-            x[:, col] = np.where(inside, sign * back, x[:, col])
+            inside = np.abs(x[:, col]) > c
+            # the forward map's largest value caps the stretch: a draw beyond it decodes
+            # eps·scale inside the edge, never onto it
+            u = np.clip((np.abs(x[:, col]) - c) / scale, 0.0, None)
+            v = np.minimum(solve_stretch(u), -np.log(self.eps))
+            x[:, col] = np.where(inside, sign * (edge - scale * np.exp(-v)), x[:, col])
         return x
+
+
+def solve_stretch(u: np.ndarray) -> np.ndarray:
+    """Solve ``u = v − (1 − e^{−v})²/2`` for ``v ≥ 0`` (the stretch's inverse, in ``v = −log(1 − t)``).
+
+    The right side rises with slope ``1 − (1 − e^{−v}) e^{−v} ∈ [3/4, 1]`` and lies within
+    ``[v − 1/2, v]``, so Newton's method from ``v = u`` converges in a few steps everywhere.
+    """
+    v = np.asarray(u, dtype=np.float64).copy()
+    for _ in range(50):
+        q = -np.expm1(-v)  # 1 − e^{−v}, i.e. t
+        step = (v - 0.5 * q * q - u) / (1.0 - q * (1.0 - q))
+        v = np.maximum(v - step, 0.0)
+        if np.max(np.abs(step), initial=0.0) < 1e-13 * max(1.0, float(np.max(u, initial=0.0))):
+            break
+    return v

@@ -52,6 +52,19 @@ def test_inverts_exactly_and_is_the_identity_around_jet_one():
     assert (np.abs(y[near, 1]) > np.abs(x[near, 1]) + 1.0).all()
 
 
+def test_the_stretch_joins_the_identity_without_a_kink():
+    """``s − Δη = (b − c)(t³/3 + …)`` and ``log ds/dΔη = t² + …``: slope 1 and zero curvature at
+    the zone's start, so the density in the stretched coordinate has no kink for a flow to smooth."""
+    eta_1, width = 0.5, 2.0
+    b = BOUND - eta_1
+    c = b - width
+    t = np.array([1e-3, 1e-2, 3e-2])
+    x = np.column_stack([np.full(3, eta_1), c + width * t])
+    y, log_det = AcceptanceEdge([1], reference=0, bound=BOUND, width=width, keep=0.4).forward(x)
+    np.testing.assert_allclose((y[:, 1] - x[:, 1]) / width, t**3 / 3, rtol=0.05)
+    np.testing.assert_allclose(log_det, t**2, rtol=0.05)
+
+
 def test_log_det_is_the_jacobian_of_all_three_columns(finite_difference_log_det):
     x = _jets(400, seed=2)
     x = x[np.abs(x[:, [0]] + x[:, 1:]).max(axis=1) < BOUND - 1e-3]  # finite differences need room
