@@ -127,22 +127,22 @@ class AcceptanceEdge(BaseStep):
             "eps": self.eps,
         }
 
-    def _edges(self, eta_1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Distances from jet 1 to the upper and lower edges (``b``, ``a``), one per row (> 0)."""
+    def _zone(self, delta: np.ndarray, eta_1: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Per row, for a jet at ``delta`` (``Δη`` or its stretched value, the same side) from jet 1
+        at ``eta_1``: the side's sign, the distance to that side's edge (``b``, or ``a`` below;
+        > 0), the zone's start ``c``, its width ``b − c``, and whether the jet lies beyond ``c``."""
         eta_1 = np.clip(eta_1, -self.bound * (1 - self.eps), self.bound * (1 - self.eps))
-        return self.bound - eta_1, self.bound + eta_1
+        sign = np.where(delta >= 0, 1.0, -1.0)
+        edge = self.bound - sign * eta_1
+        c = zone_start(edge, self.width, self.keep)
+        return sign, edge, c, edge - c, np.abs(delta) > c
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         y = as_matrix(x)
         _check_width(y, [*self.columns, self.reference], self.kind)
-        up, down = self._edges(y[:, self.reference])
         log_det = np.zeros(len(y))
         for col in self.columns:
-            sign = np.where(y[:, col] >= 0, 1.0, -1.0)
-            edge = np.where(sign > 0, up, down)
-            c = zone_start(edge, self.width, self.keep)
-            scale = edge - c
-            inside = np.abs(y[:, col]) > c
+            sign, edge, c, scale, inside = self._zone(y[:, col], y[:, self.reference])
             t = np.clip((np.abs(y[:, col]) - c) / scale, 0.0, 1.0 - self.eps)
             v = -np.log1p(-t)
             y[:, col] = np.where(inside, sign * (c + scale * (v - 0.5 * t * t)), y[:, col])
@@ -152,13 +152,8 @@ class AcceptanceEdge(BaseStep):
     def inverse(self, y: np.ndarray) -> np.ndarray:
         x = as_matrix(y)
         _check_width(x, [*self.columns, self.reference], self.kind)
-        up, down = self._edges(x[:, self.reference])
         for col in self.columns:
-            sign = np.where(x[:, col] >= 0, 1.0, -1.0)
-            edge = np.where(sign > 0, up, down)
-            c = zone_start(edge, self.width, self.keep)
-            scale = edge - c
-            inside = np.abs(x[:, col]) > c
+            sign, edge, c, scale, inside = self._zone(x[:, col], x[:, self.reference])
             # the forward map's largest value caps the stretch: a draw beyond it decodes
             # eps·scale inside the edge, never onto it
             u = np.clip((np.abs(x[:, col]) - c) / scale, 0.0, None)

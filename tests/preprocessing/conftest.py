@@ -23,3 +23,20 @@ def finite_difference_log_det() -> Callable[..., np.ndarray]:
         return np.log(np.abs(np.linalg.det(jac)))
 
     return log_det
+
+
+@pytest.fixture
+def physics_chain_options() -> dict:
+    """The CPU recipe's coordinate options of :class:`~evgen.preprocessing.ZJetsPreprocessing`
+    (physics coordinates, jets relative to jet 1 with both holes closed and equalised, the
+    leading jet's acceptance edge at infinity)."""
+    return dict(
+        coordinates="physics",
+        gaussianize=True,
+        balance="polar",
+        jet_eta="relative",
+        jet_separation="map",
+        separation_equalize=np.pi,
+        jet3_reference="j1j2",
+        jet_eta_bound=5.0,
+    )

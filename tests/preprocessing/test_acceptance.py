@@ -140,18 +140,9 @@ def test_state_round_trip_and_bad_input():
         AcceptanceEdge([5], reference=0).forward(x)
 
 
-def test_the_option_in_the_zjets_chain(tmp_path):
+def test_the_option_in_the_zjets_chain(tmp_path, physics_chain_options):
     events = read_events(plugins.get_dataset("zjets-small").path)
-    options = dict(
-        coordinates="physics",
-        gaussianize=True,
-        balance="polar",
-        jet_eta="relative",
-        jet_separation="map",
-        separation_equalize=np.pi,
-        jet3_reference="j1j2",
-        jet_eta_bound=BOUND,
-    )
+    options = physics_chain_options
     pre = ZJetsPreprocessing(**options, jet_eta_edge_width=1.0).fit(events)
     plain = ZJetsPreprocessing(**options).fit(events)
     for n, (y, where) in pre.encode(events).items():
