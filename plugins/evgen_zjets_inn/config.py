@@ -235,7 +235,7 @@ class PreprocessingConfig:
         if not (isinstance(self.jet_eta_bound, (int, float)) and self.jet_eta_bound >= 0):
             raise invalid("jet_eta_bound", self.jet_eta_bound, "must be ≥ 0 (0: off), e.g. the sample's 5.0")
         if not (isinstance(self.jet_eta_edge_width, (int, float)) and self.jet_eta_edge_width >= 0):
-            raise invalid("jet_eta_edge_width", self.jet_eta_edge_width, "must be ≥ 0 (0: off), e.g. 1.0")
+            raise invalid("jet_eta_edge_width", self.jet_eta_edge_width, "must be ≥ 0 (0: off), e.g. 4.0")
         if self.jet_eta_edge_width > 0 and (self.jet_eta_bound <= 0 or self.jet_eta != "relative"):
             raise invalid(
                 "jet_eta_edge_width",
