@@ -6,7 +6,7 @@ infinity (``jet_eta_bound``). The further jets enter as ``Δη_k = η_k − η_1
 metric, where the hole around jet 1 is closed), and their edges ``Δη_k = η_max − η_1`` and
 ``Δη_k = −η_max − η_1`` move with ``η_1``: no fixed map straightens them, and a flow of smooth
 splines smears a moving edge. The CPU recipe without this step put 0.4 % of its 2- and
-3-jet events beyond it (redrawn) and too few just inside: the 2-jet ``η_j2``'s variance 4.28–4.30
+3-jet events beyond it (redrawn) and too few just inside: the 2-jet ``η_j2``'s variance 4.27–4.30
 against the truth's 4.372 ± 0.034, the share with ``|η_j2| > 4`` 4–9 % low in three seeds.
 
 :class:`AcceptanceEdge` stretches the last stretch of each side onto a half-line. With
